@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Dissecting an image: which data partition to use (root or usr for an architecture), its verity
+ * and signature partitions; or a bare squashfs/erofs file or a directory with sidecar files
+ * (NAME.roothash, NAME.roothash.p7s, NAME.verity). Probe only: nothing is hashed or mounted. */
+#pragma once
+
+#include "dps.h"
+#include "gpt.h"
+#include "range.h"
+
+typedef enum ImageKind {
+        IMAGE_KIND_GPT,
+        IMAGE_KIND_FILE_SYSTEM, /* a bare squashfs or erofs file */
+        IMAGE_KIND_DIRECTORY,
+} ImageKind;
+const char *image_kind_to_string(ImageKind k);
+
+typedef enum FsType {
+        FS_TYPE_UNKNOWN,
+        FS_TYPE_SQUASHFS,
+        FS_TYPE_EROFS,
+        FS_TYPE_EXT4,
+        FS_TYPE_BTRFS,
+        FS_TYPE_XFS,
+        FS_TYPE_VFAT,
+        FS_TYPE_VERITY, /* a verity hash area (superblock "verity") */
+} FsType;
+const char *fs_type_to_string(FsType t);
+/* Looks at the magic numbers at the start of a range. */
+int fs_type_probe(const ImageRange *range, FsType *ret);
+
+typedef struct DissectedPartition {
+        bool found;
+        unsigned partno; /* 1-based GPT number; 0 for bare files and sidecars */
+        PartitionDesignator designator;
+        Architecture arch;
+        ImageRange range; /* fd borrowed from the DissectedImage */
+        char what[64];    /* "partition 1", "file foo.verity": range.what points here */
+        Uuid type, uuid;
+        char *label;
+        char *version;    /* label's part after the first '_', if any */
+        uint64_t attrs;
+        FsType fstype;    /* probed, data partitions only */
+} DissectedPartition;
+
+typedef struct DissectedImage {
+        char *path;
+        char *name;     /* image name: label's part before '_', or file name without ".raw" */
+        char *version;  /* from the data partition's label (GPT) or NULL */
+        ImageKind kind;
+        int fd;         /* the image file, or the directory */
+        uint64_t size;
+        GptTable *table; /* GPT images: every partition, for inspect */
+
+        DissectedPartition data;      /* root or usr */
+        DissectedPartition verity;    /* its hash partition, or the NAME.verity sidecar */
+        DissectedPartition signature; /* its signature partition (JSON) */
+
+        int sidecar_verity_fd;        /* NAME.verity, or -EBADF */
+        char *sidecar_root_hash;      /* NAME.roothash content (hex), or NULL */
+        uint8_t *sidecar_p7s;         /* NAME.roothash.p7s (DER PKCS#7), or NULL */
+        size_t sidecar_p7s_size;
+} DissectedImage;
+
+typedef struct DissectOptions {
+        /* _ARCHITECTURE_INVALID: the native architecture, else any other one found.
+         * Otherwise exactly this architecture. */
+        Architecture arch;
+        /* Only look at usr partitions (not root), e.g. for sysext images built that way. */
+        bool usr_only;
+} DissectOptions;
+
+/* Probes the image at path. Among several data partitions of one designator and architecture the
+ * newest label version wins; root is preferred over usr. Partitions flagged no-auto (63) and
+ * partitions labelled "_empty" are skipped. Errors name the image: "foo.raw: no root or usr
+ * partition for x86-64 (found: esp, usr-arm64)". Unknown image formats are -EMEDIUMTYPE with
+ * GRAFT_ERROR_BAD_IMAGE; a missing path is -ENOENT with GRAFT_ERROR_NO_SUCH_IMAGE. */
+int dissect_image(const char *path, const DissectOptions *opts, DissectedImage **ret, GraftError *err);
+DissectedImage *dissected_image_free(DissectedImage *d);
+DEFINE_TRIVIAL_CLEANUP_FUNC(DissectedImage *, dissected_image_free);
+
+/* Splits a partition label "NAME_VERSION" at the first '_'. The version is NULL without '_'. */
+int label_split(const char *label, char **ret_name, char **ret_version);

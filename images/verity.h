@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* dm-verity hash trees in veritysetup's on-disk format 1 ("normal" hash type: H(salt ‖ block)):
+ * superblock, building, full verification with one thread per core, and kernel activation. */
+#pragma once
+
+#include "error.h"
+#include "progress.h"
+#include "range.h"
+
+#define VERITY_SUPERBLOCK_SIZE 512
+#define VERITY_MAX_SALT_SIZE 256
+#define VERITY_MAX_DIGEST_SIZE 64
+
+typedef struct VerityParams {
+        char algorithm[32];       /* "sha256" (also "sha1", "sha512": anything OpenSSL knows) */
+        uint32_t data_block_size; /* power of two, 512 … 4096 (up to 65536 accepted on read) */
+        uint32_t hash_block_size; /* power of two, 512 … 4096 */
+        uint64_t data_blocks;
+        uint16_t salt_size;
+        uint8_t salt[VERITY_MAX_SALT_SIZE];
+        uint8_t uuid[16];         /* superblock UUID, string byte order */
+        uint32_t hash_type;       /* 1 = normal; 0 (Chrome OS) is refused */
+} VerityParams;
+
+/* Parses the 512-byte superblock at the start of a hash area. Anything out of range (magic,
+ * version, hash type, block sizes, salt size, unknown algorithm) is -EBADMSG with a message
+ * naming "what". */
+int verity_superblock_parse(const uint8_t buf[static VERITY_SUPERBLOCK_SIZE], const char *what,
+                            VerityParams *ret, GraftError *err);
+void verity_superblock_format(const VerityParams *p, uint8_t buf[static VERITY_SUPERBLOCK_SIZE]);
+
+/* Bytes the hash area takes: the superblock padded to a hash block (if with_superblock), then
+ * the tree. */
+uint64_t verity_hash_area_size(const VerityParams *p, bool with_superblock);
+
+/* Builds the hash tree of data (p->data_blocks blocks starting at data->offset) and writes the
+ * superblock (if with_superblock) and the tree to hash->fd at hash->offset; hash->size must be at
+ * least verity_hash_area_size(). Uses n_threads threads (0: one per CPU). Returns the root hash. */
+typedef struct VerityBuild {
+        const ImageRange *data;
+        const ImageRange *hash;
+        const VerityParams *params;
+        bool with_superblock;
+        unsigned n_threads;
+        ProgressFn progress;
+        void *progress_userdata;
+} VerityBuild;
+int verity_build(const VerityBuild *b, uint8_t *ret_root_hash, size_t *ret_root_hash_size,
+                 GraftError *err);
+
+/* Checks everything: the superblock, every data block against its leaf digest, every hash block
+ * against its parent, the zero padding after the digests of every hash block, and the root hash
+ * against expected_root_hash (if given). The first mismatch is reported precisely, e.g.
+ * "data block 1234 of partition 1 does not match the hash tree" or "hash block 7 (level 0) of
+ * partition 2 has non-zero padding", as -EBADMSG with GRAFT_ERROR_INTEGRITY; a hash area whose
+ * superblock is damaged is GRAFT_ERROR_BAD_IMAGE. Data and hash ranges must lie within their
+ * files (a truncated image is reported as such, not as a mismatch). Threads: as for build. */
+typedef struct VerityVerify {
+        const ImageRange *data;
+        const ImageRange *hash;   /* starting with a superblock */
+        const uint8_t *expected_root_hash; /* NULL: just compute it */
+        size_t expected_root_hash_size;
+        unsigned n_threads;
+        ProgressFn progress;
+        void *progress_userdata;
+} VerityVerify;
+typedef struct VerityResult {
+        VerityParams params;
+        uint8_t root_hash[VERITY_MAX_DIGEST_SIZE];
+        size_t root_hash_size;
+} VerityResult;
+int verity_verify(const VerityVerify *v, VerityResult *ret, GraftError *err);
+
+/* Whether this kernel can activate dm-verity devices. When it cannot, *ret_reason (static
+ * string) says why, e.g. "the kernel has no device-mapper (/dev/mapper/control is missing)". */
+bool verity_kernel_available(const char **ret_reason);
+
+/* Activates a read-only dm-verity device through libcryptsetup, with a root hash that was
+ * verified in userspace first (or whose signature was). The caller provides block devices (loop
+ * devices over the partitions, see loop-mount.h). The device name is "graft-" + the root hash
+ * hex, so an image that is already active is shared, not opened twice. Returns -EOPNOTSUPP with
+ * the reason (see verity_kernel_available()) when the kernel cannot. */
+typedef struct VerityActivation {
+        const char *data_device;
+        const char *hash_device;
+        uint64_t hash_offset;     /* bytes, where the superblock is on hash_device */
+        const uint8_t *root_hash;
+        size_t root_hash_size;
+        const uint8_t *signature; /* PKCS#7 for the kernel keyring check, or NULL */
+        size_t signature_size;
+} VerityActivation;
+int verity_activate(const VerityActivation *a, char **ret_device_path, GraftError *err);
+int verity_deactivate(const char *device_name, GraftError *err);
