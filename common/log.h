@@ -23,6 +23,10 @@ int log_full(int level, int error, const char *format, ...) _printf_(3, 4);
 #define log_warning_errno(r, ...) log_full(LOG_WARNING, (r), __VA_ARGS__)
 #define log_debug_errno(r, ...) log_full(LOG_DEBUG, (r), __VA_ARGS__)
 
+static inline int log_oom(void) {
+        return log_error_errno(-ENOMEM, "out of memory");
+}
+
 /* Prints the error record if set, else "fallback: strerror(r)". Returns r. */
 int log_graft_error(const GraftError *e, int r, const char *fallback, ...) _printf_(3, 4);
 

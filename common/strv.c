@@ -74,6 +74,8 @@ static int cmp_str(const void *a, const void *b) {
 }
 
 void strv_sort(char **l) {
+        if (!l)
+                return;
         qsort(l, strv_length(l), sizeof(char *), cmp_str);
 }
 

@@ -56,6 +56,9 @@ const char *architecture_to_string(Architecture a);
 Architecture architecture_from_string(const char *s);
 /* The architecture this program runs on. */
 Architecture architecture_native(void);
+/* The 32-bit architecture a 64-bit one also runs (x86-64 → x86, arm64 → arm; what systemd calls
+ * "secondary"), or _ARCHITECTURE_INVALID. */
+Architecture architecture_secondary(Architecture a);
 
 /* "root", "usr-verity", "root-verity-sig", "esp", … */
 const char *partition_designator_to_string(PartitionDesignator d);
@@ -65,6 +68,8 @@ PartitionDesignator partition_designator_from_string(const char *s);
 PartitionDesignator partition_verity_of(PartitionDesignator d);
 /* root → root-verity-sig, usr → usr-verity-sig. */
 PartitionDesignator partition_verity_sig_of(PartitionDesignator d);
+/* root-verity, root-verity-sig → root; usr-verity, usr-verity-sig → usr; else invalid. */
+PartitionDesignator partition_data_of(PartitionDesignator d);
 /* Whether a designator is per-architecture (root, usr and their verity partitions). */
 bool partition_designator_has_arch(PartitionDesignator d);
 
@@ -78,3 +83,5 @@ typedef struct DpsType {
 const DpsType *dps_type_from_uuid(const Uuid *type);
 /* The type UUID of a designator (for an architecture where it has one). NULL if none. */
 const DpsType *dps_type_find(PartitionDesignator d, Architecture a);
+/* The whole table (for tests and listings); returns the number of entries. */
+size_t dps_table_get(const DpsType **ret);

@@ -1,1 +1,116 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Owns reading an image's self-description: os-release, extension-release.NAME, unit files. */
+#include <string.h>
+#include <sys/stat.h>
+
+#include "env-file.h"
+#include "metadata.h"
+#include "path-util.h"
+#include "strv.h"
+
+#define RELEASE_FILE_MAX (64 * 1024)
+
+const char * const image_unit_dirs[] = {
+        "/etc/systemd/system",
+        "/usr/local/lib/systemd/system",
+        "/usr/lib/systemd/system",
+        NULL,
+};
+
+bool unit_name_is_portable_type(const char *name) {
+        static const char * const suffixes[] = { ".service", ".socket", ".target", ".timer", ".path" };
+        for (size_t i = 0; i < ELEMENTSOF(suffixes); i++)
+                if (endswith(name, suffixes[i]) && strlen(name) > strlen(suffixes[i]))
+                        return true;
+        return false;
+}
+
+void image_metadata_done(ImageMetadata *m) {
+        if (!m)
+                return;
+        strv_free(m->os_release);
+        free(m->os_release_path);
+        strv_free(m->extension_release);
+        free(m->extension_release_path);
+        strv_free(m->units);
+        *m = (ImageMetadata) {};
+}
+
+/* Reads the first of paths that exists. 0 and nothing set when none does. */
+static int read_release(ImageFs *fs, const char * const *paths, char ***ret, char **ret_path, GraftError *err) {
+        for (const char * const *p = paths; *p; p++) {
+                _cleanup_free_ char *text = NULL;
+                size_t size;
+                int r = image_fs_read_file(fs, *p, RELEASE_FILE_MAX, &text, &size, err);
+                if (r == -ENOENT)
+                        continue;
+                if (r == -EFBIG)
+                        return graft_error_set(err, r, GRAFT_ERROR_BAD_IMAGE, "%s in the image is larger than %u bytes",
+                                               *p, RELEASE_FILE_MAX);
+                if (r < 0)
+                        return r;
+                r = env_file_parse(text, size, *p, ret, err);
+                if (r < 0)
+                        return r;
+                *ret_path = strdup(*p);
+                return *ret_path ? 1 : -ENOMEM;
+        }
+        return 0;
+}
+
+static int list_units(ImageFs *fs, char ***ret, GraftError *err) {
+        _cleanup_strv_free_ char **units = NULL;
+        for (const char * const *d = image_unit_dirs; *d; d++) {
+                SquashfsEntry *entries = NULL;
+                size_t n = 0;
+                int r = image_fs_list_dir(fs, *d, &entries, &n, err);
+                if (r == -ENOENT)
+                        continue;
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < n && r >= 0; i++) {
+                        if (!S_ISREG(entries[i].mode) && !S_ISLNK(entries[i].mode))
+                                continue;
+                        if (!unit_name_is_portable_type(entries[i].name) || strv_contains(units, entries[i].name))
+                                continue;
+                        r = strv_extend(&units, entries[i].name);
+                }
+                squashfs_entries_free(entries, n);
+                if (r < 0)
+                        return r;
+        }
+        if (units)
+                strv_sort(units);
+        *ret = TAKE_PTR(units);
+        return 0;
+}
+
+int image_metadata_read(ImageFs *fs, const char *name, ImageMetadata *ret, GraftError *err) {
+        _cleanup_(image_metadata_done) ImageMetadata m = {};
+        static const char * const os_release_paths[] = { "/etc/os-release", "/usr/lib/os-release", NULL };
+
+        int r = read_release(fs, os_release_paths, &m.os_release, &m.os_release_path, err);
+        if (r < 0)
+                return r;
+
+        if (name) {
+                if (!filename_is_valid(name))
+                        return graft_error_set(err, -EINVAL, GRAFT_ERROR_INVALID_ARGUMENT,
+                                               "\"%s\" is not a valid image name", name);
+                _cleanup_free_ char *p = NULL;
+                if (asprintf(&p, "/usr/lib/extension-release.d/extension-release.%s", name) < 0)
+                        return -ENOMEM;
+                const char *paths[] = { p, NULL };
+                r = read_release(fs, paths, &m.extension_release, &m.extension_release_path, err);
+                if (r < 0)
+                        return r;
+        }
+
+        r = list_units(fs, &m.units, err);
+        if (r < 0)
+                return r;
+
+        *ret = m;
+        m = (ImageMetadata) {};
+        return 0;
+}

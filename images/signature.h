@@ -3,10 +3,15 @@
  * OpenSSL, and the trust store (PEM certificates in the verity.d directories). */
 #pragma once
 
+#include <inttypes.h>
+
 #include "error.h"
 
 #define VERITY_SIGNATURE_MAX_SIZE (UINT64_C(4) * 1024 * 1024)
 #define VERITY_SIGNATURE_PARTITION_SIZE (UINT64_C(16) * 1024)
+/* Root hash sizes accepted in a signature (sha256 .. sha512), in bytes. */
+#define VERITY_ROOT_HASH_MIN_SIZE 32
+#define VERITY_ROOT_HASH_MAX_SIZE 64
 
 typedef struct VeritySignature {
         char *root_hash_hex;   /* lowercase */
@@ -24,7 +29,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(VeritySignature *, verity_signature_free);
 int verity_signature_parse(const void *buf, size_t size, const char *what, VeritySignature **ret,
                            GraftError *err);
 
-/* The JSON text, NUL-padded to pad_to bytes (which must be large enough: -E2BIG otherwise). */
+/* Lowercase hex, an even number of digits, VERITY_ROOT_HASH_MIN_SIZE..MAX_SIZE bytes. */
+bool verity_root_hash_hex_is_valid(const char *s);
+
+/* The JSON text, NUL-padded to pad_to bytes (which must be large enough: -E2BIG otherwise).
+ * pad_to == 0 returns just the JSON text, NUL-terminated. */
 int verity_signature_format(const VeritySignature *s, size_t pad_to, uint8_t **ret, GraftError *err);
 
 /* Signs the lowercase hex root hash (detached, binary, no signed attributes, signer certificate
@@ -35,22 +44,38 @@ int verity_signature_sign(const char *root_hash_hex, const char *key_path, const
 typedef struct TrustStore TrustStore;
 
 /* Loads every "*.crt" PEM certificate from /etc/verity.d, /run/verity.d, /usr/local/lib/verity.d
- * and /usr/lib/verity.d under root (NULL: the host). A file name seen in an earlier directory
- * hides later ones; a symlink to /dev/null masks it. Unreadable or malformed certificates are
- * an error naming the file. */
+ * and /usr/lib/verity.d under root (NULL: the host), symlinks resolved inside root. A file name
+ * seen in an earlier directory hides later ones; a symlink to /dev/null (or an empty file, as for
+ * systemd's conf files) masks it. Hidden files are skipped. An unreadable file is
+ * GRAFT_ERROR_IO, a malformed certificate -EBADMSG with GRAFT_ERROR_UNTRUSTED, both naming the
+ * file. A missing directory is fine: the store may be empty. */
 int trust_store_load(const char *root, TrustStore **ret, GraftError *err);
 TrustStore *trust_store_free(TrustStore *t);
 DEFINE_TRIVIAL_CLEANUP_FUNC(TrustStore *, trust_store_free);
 size_t trust_store_size(const TrustStore *t);
-/* The paths of the loaded certificates, in precedence order. */
+/* The paths of the loaded certificates (with root prefixed, as they are found on this host), in
+ * precedence order: by directory, then by file name. */
 char * const *trust_store_paths(const TrustStore *t);
+/* The directories looked in, with root prefixed, joined with ", " (for messages). */
+char *trust_store_describe_dirs(const TrustStore *t);
 
 /* Verifies a detached PKCS#7 (DER) over the root hash hex string. The signer must be one of the
- * trusted certificates (matched by issuer+serial or subject key identifier); certificates only
- * embedded in the PKCS#7 are not trusted. Chain validity dates are not checked (images outlive
- * certificates, as with systemd). On success *ret_signer (if non-NULL) is the signer's subject
- * ("CN=…") and *ret_cert_path the trusted file that matched. GRAFT_ERROR_UNTRUSTED if the signer
- * is not in the store, GRAFT_ERROR_BAD_SIGNATURE if the signature does not verify. */
+ * trusted certificates (found by the issuer and serial number its signerInfo names, then checked
+ * with that certificate's key); certificates only embedded in the PKCS#7 are not trusted. Chain
+ * validity dates are not checked (images outlive certificates, as with systemd). On success
+ * *ret_signer (if non-NULL) is the signer's subject ("CN=…") and *ret_cert_path the trusted file
+ * that matched. -EKEYREJECTED with GRAFT_ERROR_UNTRUSTED if the signer is not in the store (or the
+ * store is empty), -EBADMSG with GRAFT_ERROR_BAD_SIGNATURE if the signature is malformed or does
+ * not verify. */
 int verity_signature_verify(const uint8_t *pkcs7_der, size_t pkcs7_der_size, const char *root_hash_hex,
                             const TrustStore *store, const char *what, char **ret_signer,
                             char **ret_cert_path, GraftError *err);
+
+/* Internal to the signature files. */
+struct stack_st_X509;
+/* The loaded certificates, in the order of trust_store_paths(); owned by the store. */
+struct stack_st_X509 *trust_store_certs(const TrustStore *t);
+/* Fills err with "message: <reasons from the OpenSSL error queue>" and empties the queue: the one
+ * place where OpenSSL's error space is translated. Returns r. */
+int graft_error_set_openssl(GraftError *err, int r, const char *name, const char *format, ...)
+        _printf_(4, 5);

@@ -30,12 +30,16 @@ int verity_superblock_parse(const uint8_t buf[static VERITY_SUPERBLOCK_SIZE], co
 void verity_superblock_format(const VerityParams *p, uint8_t buf[static VERITY_SUPERBLOCK_SIZE]);
 
 /* Bytes the hash area takes: the superblock padded to a hash block (if with_superblock), then
- * the tree. */
+ * the tree. 0 if the parameters are invalid (see verity_superblock_parse()). */
 uint64_t verity_hash_area_size(const VerityParams *p, bool with_superblock);
 
 /* Builds the hash tree of data (p->data_blocks blocks starting at data->offset) and writes the
  * superblock (if with_superblock) and the tree to hash->fd at hash->offset; hash->size must be at
- * least verity_hash_area_size(). Uses n_threads threads (0: one per CPU). Returns the root hash. */
+ * least verity_hash_area_size(). Uses n_threads threads (0: one per CPU). Returns the root hash
+ * in ret_root_hash (VERITY_MAX_DIGEST_SIZE bytes of room; NULL: not wanted). Parameters out of
+ * range, or a data range smaller than p->data_blocks blocks, are -EINVAL with
+ * GRAFT_ERROR_INVALID_ARGUMENT; a hash range too small for the tree is -ENOSPC. The output is
+ * byte-identical to what `veritysetup format` writes for the same salt and UUID. */
 typedef struct VerityBuild {
         const ImageRange *data;
         const ImageRange *hash;
@@ -49,12 +53,21 @@ int verity_build(const VerityBuild *b, uint8_t *ret_root_hash, size_t *ret_root_
                  GraftError *err);
 
 /* Checks everything: the superblock, every data block against its leaf digest, every hash block
- * against its parent, the zero padding after the digests of every hash block, and the root hash
- * against expected_root_hash (if given). The first mismatch is reported precisely, e.g.
- * "data block 1234 of partition 1 does not match the hash tree" or "hash block 7 (level 0) of
- * partition 2 has non-zero padding", as -EBADMSG with GRAFT_ERROR_INTEGRITY; a hash area whose
- * superblock is damaged is GRAFT_ERROR_BAD_IMAGE. Data and hash ranges must lie within their
- * files (a truncated image is reported as such, not as a mismatch). Threads: as for build. */
+ * against its parent, the zero padding after the digests of every hash block (and after each
+ * digest in its slot), and the root hash against expected_root_hash (if given). The first
+ * mismatch in storage order (root hash, then hash blocks top level first, then data blocks) is
+ * reported, whatever the thread count, as -EBADMSG with GRAFT_ERROR_INTEGRITY:
+ *   "root hash of partition 1 is 5ab3…, expected 9c0d…"  (data->what)
+ *   "hash block 7 (level 0) of partition 2 does not match the hash tree"
+ *   "hash block 3 (level 1) of partition 2 has non-zero padding at byte 4000"
+ *   "data block 1234 of partition 1 does not match the hash tree"
+ * Hash blocks are numbered from the start of the hash area (the superblock's block is 0), so
+ * number × hash block size is the offset in the range; level 0 holds the digests of the data
+ * blocks, the byte is an offset within the block. A damaged superblock, a data range smaller
+ * than the superblock's data_blocks, or a hash range smaller than the tree is -EBADMSG with
+ * GRAFT_ERROR_BAD_IMAGE; so is a range that lies beyond the end of its file, checked before
+ * any hashing: "partition 1 is truncated: it ends at byte X but the file has only Y".
+ * Threads: as for build; progress counts bytes hashed, data and tree. */
 typedef struct VerityVerify {
         const ImageRange *data;
         const ImageRange *hash;   /* starting with a superblock */
@@ -78,8 +91,12 @@ bool verity_kernel_available(const char **ret_reason);
 /* Activates a read-only dm-verity device through libcryptsetup, with a root hash that was
  * verified in userspace first (or whose signature was). The caller provides block devices (loop
  * devices over the partitions, see loop-mount.h). The device name is "graft-" + the root hash
- * hex, so an image that is already active is shared, not opened twice. Returns -EOPNOTSUPP with
- * the reason (see verity_kernel_available()) when the kernel cannot. */
+ * hex (cut to device-mapper's 127 characters), so an image that is already active is shared,
+ * not opened twice; a device of that name with another root hash is -EEXIST. The signature is
+ * handed to the kernel when it checks signatures; if the kernel refuses it (certificate not in
+ * its keyring) and does not require signatures, the device is activated with the root hash
+ * alone. Returns -EOPNOTSUPP, GRAFT_ERROR_UNSUPPORTED, "dm-verity is not available: <reason>;
+ * the image was verified in userspace instead" when the kernel cannot. */
 typedef struct VerityActivation {
         const char *data_device;
         const char *hash_device;
@@ -90,4 +107,6 @@ typedef struct VerityActivation {
         size_t signature_size;
 } VerityActivation;
 int verity_activate(const VerityActivation *a, char **ret_device_path, GraftError *err);
+/* -EBUSY while the device is still in use (e.g. shared with another mount), -ENODEV if no such
+ * device is active, -EOPNOTSUPP as above. */
 int verity_deactivate(const char *device_name, GraftError *err);

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Full verification of a dissected image: signature against the trust store, the image policy,
+ * every block of the verity hash tree, and the file system's entry names. The cheap refusals
+ * (untrusted signer, policy) come before anything is hashed. */
+#pragma once
+
+#include "dissect.h"
+#include "policy.h"
+#include "progress.h"
+#include "verity.h"
+
+typedef struct ImageVerifyOptions {
+        const char *root;            /* where the verity.d trust store lives; NULL: the host */
+        const ImagePolicy *policy;   /* NULL: anything, but what is present must verify */
+        const uint8_t *root_hash;    /* expected root hash (--root-hash), or NULL */
+        size_t root_hash_size;
+        unsigned n_threads;          /* 0: one per CPU */
+        ProgressFn progress;
+        void *progress_userdata;
+} ImageVerifyOptions;
+
+typedef struct ImageVerification {
+        PolicyOffer offer;           /* what the data partition proved to offer */
+        char *root_hash_hex;         /* NULL for images without verity */
+        char *signer;                /* subject of the trusted signer, when signed */
+        char *signer_certificate;    /* trusted .crt file that matched */
+        bool uuids_match_root_hash;  /* GPT: partition UUIDs derived from the root hash */
+        VerityParams params;
+        uint64_t inodes;             /* squashfs inodes walked */
+} ImageVerification;
+
+void image_verification_done(ImageVerification *v);
+
+int image_verify(const DissectedImage *image, const ImageVerifyOptions *o, ImageVerification *ret,
+                 GraftError *err);
