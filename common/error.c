@@ -66,6 +66,7 @@ static const struct {
         { GRAFT_ERROR_POLICY, EXIT_POLICY },
         { GRAFT_ERROR_UNSUPPORTED, EXIT_FAILED },
         { GRAFT_ERROR_IO, EXIT_FAILED },
+        { GRAFT_ERROR_INCOMPATIBLE, EXIT_INCOMPATIBLE },
 };
 
 int graft_error_exit_code(const GraftError *e, int r) {

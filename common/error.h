@@ -17,6 +17,7 @@
 #define GRAFT_ERROR_MISSING_FILE     "org.graft.Error.MissingFile"
 #define GRAFT_ERROR_UNSUPPORTED      "org.graft.Error.NotSupported"
 #define GRAFT_ERROR_IO               "org.graft.Error.IO"
+#define GRAFT_ERROR_INCOMPATIBLE     "org.graft.Error.Incompatible"
 
 /* Documented exit codes of the graft programs. */
 enum {
@@ -28,6 +29,7 @@ enum {
         EXIT_SIGNATURE = 5,  /* signature malformed, invalid, or by an untrusted signer */
         EXIT_POLICY = 6,     /* the image policy refuses what the image offers */
         EXIT_MISSING = 7,    /* no such image, or a required file is missing */
+        EXIT_INCOMPATIBLE = 8, /* the image does not fit this host (release file mismatch) */
 };
 
 typedef struct GraftError {

@@ -33,6 +33,7 @@
 #define strneq(a, b, n) (strncmp((a), (b), (n)) == 0)
 #define isempty(s) (!(s) || (s)[0] == '\0')
 #define strna(s) ((s) ?: "n/a")
+#define strempty(s) ((s) ?: "")
 #define yes_no(b) ((b) ? "yes" : "no")
 
 /* Hand the value out of a cleanup-managed variable. */

@@ -164,17 +164,6 @@ static const GptPartition *pick_companion(const GptTable *t, PartitionDesignator
         return first;
 }
 
-/* "root-x86-64", "usr-arm64-verity-sig", "esp": the names systemd-id128 uses. */
-static void dps_name(const DpsType *t, char *buf, size_t size) {
-        PartitionDesignator data = partition_data_of(t->designator);
-        if (t->arch < 0)
-                snprintf(buf, size, "%s", partition_designator_to_string(t->designator));
-        else
-                snprintf(buf, size, "%s-%s%s", partition_designator_to_string(data >= 0 ? data : t->designator),
-                         architecture_to_string(t->arch),
-                         data < 0 ? "" : partition_verity_of(data) == t->designator ? "-verity" : "-verity-sig");
-}
-
 static int no_data_partition(const DissectedImage *d, const DissectOptions *o, GraftError *err) {
         char *found = NULL;
         size_t n = 0;
@@ -188,7 +177,7 @@ static int no_data_partition(const DissectedImage *d, const DissectOptions *o, G
                 if (!t)
                         continue;
                 char name[64];
-                dps_name(t, name, sizeof(name));
+                dps_type_name(t, name, sizeof(name));
                 fprintf(f, "%s%s%s", any ? ", " : "", name,
                         p->attrs & GPT_FLAG_NO_AUTO ? " (no-auto)" : !partition_usable(p) ? " (_empty)" : "");
                 any = true;

@@ -346,3 +346,14 @@ size_t dps_table_get(const DpsType **ret) {
         *ret = dps_table;
         return ELEMENTSOF(dps_table);
 }
+
+/* "root-x86-64", "usr-arm64-verity-sig", "esp": the names systemd-id128 uses. */
+void dps_type_name(const DpsType *t, char *buf, size_t size) {
+        PartitionDesignator data = partition_data_of(t->designator);
+        if (t->arch < 0)
+                snprintf(buf, size, "%s", partition_designator_to_string(t->designator));
+        else
+                snprintf(buf, size, "%s-%s%s", partition_designator_to_string(data >= 0 ? data : t->designator),
+                         architecture_to_string(t->arch),
+                         data < 0 ? "" : partition_verity_of(data) == t->designator ? "-verity" : "-verity-sig");
+}

@@ -83,5 +83,7 @@ typedef struct DpsType {
 const DpsType *dps_type_from_uuid(const Uuid *type);
 /* The type UUID of a designator (for an architecture where it has one). NULL if none. */
 const DpsType *dps_type_find(PartitionDesignator d, Architecture a);
+/* The name systemd-id128 prints for an entry: "root-x86-64", "usr-arm64-verity-sig", "esp". */
+void dps_type_name(const DpsType *t, char *buf, size_t size);
 /* The whole table (for tests and listings); returns the number of entries. */
 size_t dps_table_get(const DpsType **ret);

@@ -116,7 +116,7 @@ static void print_partitions(const DissectedImage *d) {
         if (!d->table)
                 return;
         if (arg_legend)
-                printf("\n%-3s %-16s %-8s %-24s %-8s %-36s %8s %s\n", "#", "DESIGNATOR", "ARCH", "LABEL", "USE", "UUID",
+                printf("\n%-3s %-16s %-8s %-24s %-9s %-36s %8s %s\n", "#", "DESIGNATOR", "ARCH", "LABEL", "USE", "UUID",
                        "SIZE", "FLAGS");
         for (size_t i = 0; i < d->table->n_partitions; i++) {
                 const GptPartition *p = &d->table->partitions[i];
@@ -145,7 +145,10 @@ static void print_text(const Inspection *in) {
         const DissectedImage *d = in->image;
         char size[16];
         printf("       Image: %s\n", d->path);
-        printf("        Kind: %s, %s\n", image_kind_to_string(d->kind), format_bytes(size, d->size));
+        if (d->kind == IMAGE_KIND_DIRECTORY)
+                printf("        Kind: directory\n");
+        else
+                printf("        Kind: %s, %s\n", image_kind_to_string(d->kind), format_bytes(size, d->size));
         printf("        Name: %s\n", strna(d->name));
         printf("     Version: %s\n", strna(d->version));
         if (d->kind != IMAGE_KIND_DIRECTORY)

@@ -28,6 +28,8 @@ static int print_failure_json(const char *image, const GraftError *e, int r) {
 }
 
 static int print_json(const DissectedImage *image, const ImageVerification *v) {
+        const char *why = NULL;
+        bool kernel_verity = verity_kernel_available(&why);
         _cleanup_json_ struct json_object *j = json_object_new_object();
         if (!j || json_add_string(j, "image", image->path) < 0 || json_add_bool(j, "verified", true) < 0 ||
             json_add_string(j, "protection", offer_to_string(v->offer)) < 0 ||
@@ -38,15 +40,21 @@ static int print_json(const DissectedImage *image, const ImageVerification *v) {
             json_add_uint64(j, "dataBlockSize", v->params.data_block_size) < 0 ||
             json_add_uint64(j, "hashBlockSize", v->params.hash_block_size) < 0 ||
             json_add_bool(j, "uuidsMatchRootHash", v->uuids_match_root_hash) < 0 ||
-            json_add_uint64(j, "inodesChecked", v->inodes) < 0)
+            json_add_uint64(j, "inodesChecked", v->inodes) < 0 ||
+            json_add_string(j, "kernelVerityUnavailable", kernel_verity ? NULL : why) < 0)
                 return log_oom();
         json_print(j, arg_json, stdout);
         return 0;
 }
 
 static void print_text(const DissectedImage *image, const ImageVerification *v) {
-        const char *on = ansi_highlight_green(STDOUT_FILENO), *off = ansi_normal(STDOUT_FILENO);
-        printf("%sVerified%s %s\n", on, off, image->path);
+        const char *off = ansi_normal(STDOUT_FILENO);
+        if (v->offer == OFFER_UNPROTECTED)
+                /* Nothing failed, but nothing was proven either: say so rather than "Verified". */
+                printf("%sUnprotected%s %s: no hash tree, nothing to verify\n", ansi_highlight_yellow(STDOUT_FILENO),
+                       off, image->path);
+        else
+                printf("%sVerified%s %s\n", ansi_highlight_green(STDOUT_FILENO), off, image->path);
         printf("  Protection: %s\n", offer_to_string(v->offer));
         if (v->root_hash_hex) {
                 printf("   Root hash: %s\n", v->root_hash_hex);
@@ -62,6 +70,13 @@ static void print_text(const DissectedImage *image, const ImageVerification *v) 
                 printf("   Hash tree: none: nothing vouches for the content of this image\n");
         if (v->inodes)
                 printf(" File system: %" PRIu64 " entries checked for unsafe names\n", v->inodes);
+        if (v->root_hash_hex) {
+                const char *why = NULL;
+                if (verity_kernel_available(&why))
+                        printf("   dm-verity: available: mounts of this image are checked by the kernel on every read\n");
+                else
+                        printf("   dm-verity: not available (%s): mounts rely on this userspace check\n", why);
+        }
 }
 
 int verb_verify(int argc, char **argv) {

@@ -11,6 +11,7 @@
 #include "hex.h"
 #include "image-build.h"
 #include "image-sign.h"
+#include "image-verify.h"
 #include "path-util.h"
 #include "signature.h"
 #include "verity.h"
@@ -25,25 +26,15 @@ void image_sign_result_done(ImageSignResult *r) {
 
 static int compute_root_hash(const DissectedImage *image, const ImageSignOptions *o, char **ret_hex,
                              GraftError *err) {
-        _cleanup_free_ uint8_t *want = NULL;
-        size_t want_size = 0;
-        if (image->sidecar_root_hash &&
-            unhexmem(image->sidecar_root_hash, strlen(image->sidecar_root_hash), &want, &want_size) < 0)
-                return -EINVAL;
-
-        VerityVerify req = {
-                .data = &image->data.range,
-                .hash = &image->verity.range,
-                .expected_root_hash = want,
-                .expected_root_hash_size = want_size,
+        ImageVerifyOptions vo = {
                 .n_threads = o->n_threads,
                 .progress = o->progress,
                 .progress_userdata = o->progress_userdata,
         };
         VerityResult vr;
-        int r = verity_verify(&req, &vr, err);
+        int r = image_verify_hash_tree(image, image->sidecar_root_hash, &vo, &vr, err);
         if (r < 0)
-                return graft_error_prefix(err, r, "%s: refusing to sign", image->path);
+                return graft_error_prefix(err, r, "refusing to sign");
         *ret_hex = hexmem(vr.root_hash, vr.root_hash_size);
         return *ret_hex ? 0 : -ENOMEM;
 }

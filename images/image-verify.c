@@ -15,6 +15,7 @@ void image_verification_done(ImageVerification *v) {
         free(v->root_hash_hex);
         free(v->signer);
         free(v->signer_certificate);
+        free(v->signature_ignored);
         *v = (ImageVerification) {};
 }
 
@@ -157,6 +158,36 @@ static bool uuids_match(const DissectedImage *image, const VerityResult *vr) {
                memcmp(image->verity.uuid.bytes, vr->root_hash + vr->root_hash_size - 16, 16) == 0;
 }
 
+int image_policy_default(const char *root, ImagePolicy *ret, GraftError *err) {
+        _cleanup_(trust_store_freep) TrustStore *store = NULL;
+        int r = trust_store_load(root, &store, err);
+        if (r < 0)
+                return r;
+        /* With a trust store, only signed data partitions; without one, anything, and whatever
+         * protection an image carries is still checked (a hash tree is always verified). */
+        return image_policy_parse(trust_store_size(store) > 0 ? "root=signed+absent:usr=signed+absent" : "*", ret, err);
+}
+
+int image_verify_hash_tree(const DissectedImage *image, const char *expected_hex, const ImageVerifyOptions *o,
+                           VerityResult *ret, GraftError *err) {
+        _cleanup_free_ uint8_t *want = NULL;
+        size_t want_size = 0;
+        if (expected_hex && unhexmem(expected_hex, strlen(expected_hex), &want, &want_size) < 0)
+                return graft_error_set(err, -EINVAL, GRAFT_ERROR_INVALID_ARGUMENT,
+                                       "%s: the root hash %s is not valid hex", image->path, expected_hex);
+        VerityVerify req = {
+                .data = &image->data.range,
+                .hash = &image->verity.range,
+                .expected_root_hash = want,
+                .expected_root_hash_size = want_size,
+                .n_threads = o->n_threads,
+                .progress = o->progress,
+                .progress_userdata = o->progress_userdata,
+        };
+        int r = verity_verify(&req, ret, err);
+        return r < 0 ? graft_error_prefix(err, r, "%s", image->path) : 0;
+}
+
 int image_verify(const DissectedImage *image, const ImageVerifyOptions *o, ImageVerification *ret,
                  GraftError *err) {
         _cleanup_(image_verification_done) ImageVerification v = {};
@@ -174,12 +205,25 @@ int image_verify(const DissectedImage *image, const ImageVerifyOptions *o, Image
         if (r < 0)
                 return r;
 
+        bool trusted = false;
         if (sig) {
-                r = check_signature(image, o, sig, &v, err);
-                if (r < 0)
+                GraftError sig_err = GRAFT_ERROR_INIT;
+                r = check_signature(image, o, sig, &v, &sig_err);
+                if (r < 0 && o->untrusted_signature_ok && streq(sig_err.name, GRAFT_ERROR_UNTRUSTED)) {
+                        /* Not an error here: the image counts as verity-only, and the policy,
+                         * checked next, decides whether that is enough. */
+                        v.signature_ignored = TAKE_PTR(sig_err.message);
+                        graft_error_done(&sig_err);
+                } else if (r < 0) {
+                        if (err && !err->name)
+                                *err = sig_err;
+                        else
+                                graft_error_done(&sig_err);
                         return r;
+                } else
+                        trusted = true;
         }
-        v.offer = sig ? OFFER_SIGNED : image->verity.found ? OFFER_VERITY : OFFER_UNPROTECTED;
+        v.offer = trusted ? OFFER_SIGNED : image->verity.found ? OFFER_VERITY : OFFER_UNPROTECTED;
 
         if (o->policy) {
                 r = check_policy(image, o->policy, v.offer, err);
@@ -188,24 +232,10 @@ int image_verify(const DissectedImage *image, const ImageVerifyOptions *o, Image
         }
 
         if (image->verity.found) {
-                _cleanup_free_ uint8_t *want = NULL;
-                size_t want_size = 0;
-                if (expected && unhexmem(expected, strlen(expected), &want, &want_size) < 0)
-                        return graft_error_set(err, -EINVAL, GRAFT_ERROR_INVALID_ARGUMENT,
-                                               "%s: the root hash %s is not valid hex", image->path, expected);
                 VerityResult vr;
-                VerityVerify req = {
-                        .data = &image->data.range,
-                        .hash = &image->verity.range,
-                        .expected_root_hash = want,
-                        .expected_root_hash_size = want_size,
-                        .n_threads = o->n_threads,
-                        .progress = o->progress,
-                        .progress_userdata = o->progress_userdata,
-                };
-                r = verity_verify(&req, &vr, err);
+                r = image_verify_hash_tree(image, expected, o, &vr, err);
                 if (r < 0)
-                        return graft_error_prefix(err, r, "%s", image->path);
+                        return r;
                 v.root_hash_hex = hexmem(vr.root_hash, vr.root_hash_size);
                 if (!v.root_hash_hex)
                         return -ENOMEM;

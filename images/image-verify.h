@@ -17,6 +17,10 @@ typedef struct ImageVerifyOptions {
         unsigned n_threads;          /* 0: one per CPU */
         ProgressFn progress;
         void *progress_userdata;
+        /* A signature by a signer that is not trusted (or with an empty trust store) makes the
+         * image verity-only instead of failing; the policy then decides. A signature that does not
+         * verify at all is always an error. */
+        bool untrusted_signature_ok;
 } ImageVerifyOptions;
 
 typedef struct ImageVerification {
@@ -24,6 +28,7 @@ typedef struct ImageVerification {
         char *root_hash_hex;         /* NULL for images without verity */
         char *signer;                /* subject of the trusted signer, when signed */
         char *signer_certificate;    /* trusted .crt file that matched */
+        char *signature_ignored;     /* why a signature was not relied on (untrusted_signature_ok) */
         bool uuids_match_root_hash;  /* GPT: partition UUIDs derived from the root hash */
         VerityParams params;
         uint64_t inodes;             /* squashfs inodes walked */
@@ -33,3 +38,13 @@ void image_verification_done(ImageVerification *v);
 
 int image_verify(const DissectedImage *image, const ImageVerifyOptions *o, ImageVerification *ret,
                  GraftError *err);
+
+/* The policy sextctl and pctl apply when given none: if any trusted certificate is installed
+ * (under root), the data partition must be signed by one; otherwise anything goes, with the hash
+ * tree verified whenever an image has one. */
+int image_policy_default(const char *root, ImagePolicy *ret, GraftError *err);
+
+/* Only the hash tree: every block against expected_hex (NULL: compute the root hash), with
+ * o's threads and progress. For sign, which must not bless a damaged image. */
+int image_verify_hash_tree(const DissectedImage *image, const char *expected_hex, const ImageVerifyOptions *o,
+                           VerityResult *ret, GraftError *err);

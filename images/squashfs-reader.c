@@ -15,6 +15,7 @@
 #include <sqfs/io.h>
 #include <sqfs/super.h>
 
+#include "escape.h"
 #include "fileio.h"
 #include "squashfs-internal.h"
 #include "squashfs.h"
@@ -385,6 +386,7 @@ static int resolve_path(SquashfsReader *r, const char *path, sqfs_inode_generic_
 int squashfs_read_file(SquashfsReader *r, const char *path, size_t max, char **ret, size_t *ret_size,
                        GraftError *err) {
         sqfs_inode_generic_t *inode = NULL;
+        r->file->fault = 0;
         int k = resolve_path(r, path, &inode, err);
         if (k < 0)
                 return k;
@@ -396,7 +398,7 @@ int squashfs_read_file(SquashfsReader *r, const char *path, size_t max, char **r
                 k = graft_error_set(err, -EINVAL, GRAFT_ERROR_INVALID_ARGUMENT,
                                     "%s: squashfs path %s is not a regular file", r->what, path);
         uint64_t size = 0;
-        if (k >= 0 && sqfs_inode_get_file_size(inode, &size) == 0 && size > max)
+        if (k >= 0 && sqfs_inode_get_file_size(inode, &size) == 0 && (size > max || size >= SIZE_MAX))
                 k = graft_error_set(err, -EFBIG, GRAFT_ERROR_BAD_IMAGE,
                                     "%s: squashfs file %s is larger than %zu bytes", r->what, path, max);
         if (k < 0) {
@@ -446,23 +448,6 @@ static bool entry_name_is_safe(const uint8_t *name, size_t n) {
         return !(n == 1 && name[0] == '.') && !(n == 2 && name[0] == '.' && name[1] == '.');
 }
 
-static char *escape_name(const uint8_t *s, size_t n) {
-        char *out = malloc(n * 4 + 1), *p = out;
-        if (!out)
-                return NULL;
-        for (size_t i = 0; i < n; i++) {
-                if (s[i] == '\\' || s[i] == '"') {
-                        *p++ = '\\';
-                        *p++ = (char) s[i];
-                } else if (s[i] < 0x20 || s[i] >= 0x7f)
-                        p += sprintf(p, "\\x%02x", s[i]);
-                else
-                        *p++ = (char) s[i];
-        }
-        *p = 0;
-        return out;
-}
-
 typedef struct DirItem {
         char *name;
         sqfs_inode_generic_t *inode;
@@ -502,7 +487,7 @@ static int read_dir_items(SquashfsReader *r, const sqfs_inode_generic_t *dir, co
                 }
                 size_t len = (size_t) ent->size + 1; /* stored off by one */
                 if (!entry_name_is_safe(ent->name, len)) {
-                        _cleanup_free_ char *esc = escape_name(ent->name, len);
+                        _cleanup_free_ char *esc = escape_bytes(ent->name, len);
                         sqfs_free(ent);
                         k = graft_error_set(err, -EBADMSG, GRAFT_ERROR_BAD_IMAGE,
                                             "%s: squashfs directory %s has an entry with an unsafe name \"%s\"",
@@ -555,6 +540,7 @@ fail:
 int squashfs_list_dir(SquashfsReader *r, const char *path, SquashfsEntry **ret, size_t *ret_n,
                       GraftError *err) {
         sqfs_inode_generic_t *dir = NULL;
+        r->file->fault = 0;
         int k = resolve_path(r, path, &dir, err);
         if (k < 0)
                 return k;
@@ -704,6 +690,7 @@ static int walk_dir(TreeWalk *w, const sqfs_inode_generic_t *dir, const char *pa
 int squashfs_check_tree(SquashfsReader *r, uint64_t *ret_inodes, GraftError *err) {
         TreeWalk w = { .r = r, .err = err };
         sqfs_inode_generic_t *root = NULL;
+        r->file->fault = 0;
 
         int k = sqfs_dir_reader_get_root_inode(r->dir, &root);
         if (k != 0)

@@ -286,7 +286,7 @@ static int feed_file_data(Writer *w, int fd, SourceInode *in, const char *displa
                                                "%s: file shrank while the image was being built", display);
                 int k = sqfs_block_processor_append(w->proc, w->buf, (size_t) n);
                 if (k != 0)
-                        return writer_error(w, k, "%s: compressing file data", display);
+                        return writer_error(w, k, "%s: adding its data to the image", display);
                 left -= (uint64_t) n;
                 w->done += (uint64_t) n;
                 if (w->o->progress)
@@ -314,7 +314,7 @@ static int feed_file(Writer *w, int dir_fd, const char *name, SourceInode *in, c
 
         int k = sqfs_block_processor_begin_file(w->proc, &in->file_inode, NULL, 0);
         if (k != 0)
-                return writer_error(w, k, "%s: adding file data", display);
+                return writer_error(w, k, "%s: adding its data to the image", display);
         k = feed_file_data(w, fd, in, display);
         if (k < 0) {
                 /* closed, so that writer_done() can drain (and free) its blocks */
@@ -323,7 +323,7 @@ static int feed_file(Writer *w, int dir_fd, const char *name, SourceInode *in, c
         }
         k = sqfs_block_processor_end_file(w->proc);
         if (k != 0)
-                return writer_error(w, k, "%s: compressing file data", display);
+                return writer_error(w, k, "%s: adding its data to the image", display);
         return 0;
 }
 
@@ -580,7 +580,7 @@ int squashfs_write_tree(const char *src_dir, int out_fd, uint64_t out_offset, co
         k = sqfs_block_processor_finish(w.proc);
         w.finished = true;
         if (k != 0)
-                return writer_error(&w, k, "compressing file data");
+                return writer_error(&w, k, "writing the last data blocks");
 
         k = write_tables(&w);
         if (k < 0)

@@ -11,8 +11,10 @@
 
 typedef struct SquashfsReader SquashfsReader;
 
-/* Opens the squashfs in range (which must lie within its file). A bad superblock, unsupported
- * compressor or damaged tables are -EBADMSG with GRAFT_ERROR_BAD_IMAGE naming range->what. */
+/* Opens the squashfs in range (which must lie within its file; range->fd is borrowed and must
+ * stay open while the reader lives). Nothing outside the range is ever read. A bad superblock,
+ * unsupported compressor, truncated image or damaged tables are -EBADMSG with
+ * GRAFT_ERROR_BAD_IMAGE naming range->what. A reader is used by one thread at a time. */
 int squashfs_reader_open(const ImageRange *range, SquashfsReader **ret, GraftError *err);
 SquashfsReader *squashfs_reader_free(SquashfsReader *r);
 DEFINE_TRIVIAL_CLEANUP_FUNC(SquashfsReader *, squashfs_reader_free);
@@ -32,12 +34,15 @@ int squashfs_read_file(SquashfsReader *r, const char *path, size_t max, char **r
                        GraftError *err);
 
 /* Lists a directory (symlinks in path followed as above), sorted by name. An entry whose name is
- * not a safe file name ("..", containing '/', empty) is -EBADMSG with a message naming it. */
+ * not a safe file name (".", "..", empty, containing '/' or NUL) is -EBADMSG with a message naming
+ * the directory and the name, non-printable bytes escaped as \xNN. size is the file size for
+ * regular files and the target length for symlinks, 0 otherwise. */
 int squashfs_list_dir(SquashfsReader *r, const char *path, SquashfsEntry **ret, size_t *ret_n,
                       GraftError *err);
 
-/* Walks the whole tree once and refuses unsafe entry names (see above) and directory loops.
- * Returns the number of inodes seen. */
+/* Walks the whole tree once and refuses unsafe entry names (see above), directory loops, trees
+ * deeper than 512 levels, directories of more than 2^20 entries and files whose data would lie
+ * past the end of the file system. *ret_inodes: the entries walked, the root included. */
 int squashfs_check_tree(SquashfsReader *r, uint64_t *ret_inodes, GraftError *err);
 
 typedef enum SquashfsCompression {
@@ -65,7 +70,10 @@ typedef struct SquashfsWriteOptions {
 
 /* Writes a squashfs of the tree at src_dir to out_fd starting at out_offset (the file grows as
  * needed). Entries are sorted by name; regular files, directories, symlinks, device nodes, fifos
- * and sockets with their modes, owners and extended attributes; hard links are kept as such.
- * Returns the number of bytes written (the file system size, padded to 4 KiB). */
+ * and sockets with their modes, owners and extended attributes (user.*, trusted.*, security.*:
+ * squashfs has no room for others, such as POSIX ACLs in system.*); hard links are kept as such.
+ * Symlinks are stored, never followed. Stores the number of bytes written (the file system size,
+ * padded to 4 KiB) in *ret_size and returns 0. Errors name the source path
+ * ("/src/usr/bin/x: Permission denied"); an unsupported compression is -EOPNOTSUPP. */
 int squashfs_write_tree(const char *src_dir, int out_fd, uint64_t out_offset,
                         const SquashfsWriteOptions *o, uint64_t *ret_size, GraftError *err);

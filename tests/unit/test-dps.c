@@ -95,17 +95,6 @@ TEST(table_lookup) {
                         ASSERT_TRUE(dps_type_find(d, a));
 }
 
-/* The name systemd-id128 prints for a table entry: "root-x86-64-verity-sig", "esp". */
-static void entry_name(const DpsType *t, char *buf, size_t size) {
-        PartitionDesignator data = partition_data_of(t->designator);
-        if (t->arch < 0)
-                snprintf(buf, size, "%s", partition_designator_to_string(t->designator));
-        else
-                snprintf(buf, size, "%s-%s%s", partition_designator_to_string(data >= 0 ? data : t->designator),
-                         architecture_to_string(t->arch),
-                         data < 0 ? "" : partition_verity_of(data) == t->designator ? "-verity" : "-verity-sig");
-}
-
 /* systemd's aliases for the native and secondary architecture: "root", "usr-secondary-verity". */
 static const DpsType *alias_entry(const char *name) {
         static const char *const kinds[] = { "", "-verity", "-verity-sig" };
@@ -154,7 +143,7 @@ TEST(table_matches_systemd_id128) {
                 if (!t)
                         ASSERT_FAIL_("systemd-id128 knows %s (%s), our table does not", name, id);
                 char ours[128];
-                entry_name(t, ours, sizeof(ours));
+                dps_type_name(t, ours, sizeof(ours));
                 ASSERT_STREQ(ours, name);
                 n_named++;
         }

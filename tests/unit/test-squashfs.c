@@ -82,6 +82,9 @@ static void random_bytes(void *buf, size_t n) {
 
 static bool xattrs_supported;
 
+static void make_tree_names(const char *root);
+static void make_tree_attributes(const char *root);
+
 /* The tree the oracle tests compare against: every inode type, odd modes, fragments and
  * multi-block files, symlinks of every kind, a hard link, xattrs, a 255-byte name and a
  * directory with 2000 entries. */
@@ -123,7 +126,8 @@ static void make_tree(const char *root) {
 
         write_file(tool, "#!/bin/sh\necho tool\n", 20, 04755);
         ASSERT_OK(link(tool, hard));
-        write_file(secret, "nobody may read this\n", 21, 0000);
+        /* mode 0000 only where the build can still read it */
+        write_file(secret, "nobody may read this\n", 21, is_root ? 0000 : 0400);
         ASSERT_OK(mkfifo(fifo, 0640));
 
         int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -133,6 +137,12 @@ static void make_tree(const char *root) {
         ASSERT_OK(bind(s, (struct sockaddr *) &sa, sizeof(sa)));
         close(s);
 
+        make_tree_names(root);
+        make_tree_attributes(root);
+}
+
+/* Symlinks of every kind, a 255-byte name, 2000 entries in one directory. */
+static void make_tree_names(const char *root) {
         static const char *links[][2] = {
                 { "link-abs", "/usr/bin/tool" },           { "link-rel", "usr/bin/tool" },
                 { "link-dangling", "/nonexistent/file" },  { "link-loop", "link-loop" },
@@ -157,7 +167,12 @@ static void make_tree(const char *root) {
                 int n = snprintf(c, sizeof(c), "content %u\n", i);
                 write_file(p, c, (size_t) n, 0644);
         }
+}
 
+/* Extended attributes where the file system takes them; device nodes and owners as root. */
+static void make_tree_attributes(const char *root) {
+        _cleanup_free_ char *small = pathf("%s/small", root), *small2 = pathf("%s/usr/lib/small2", root),
+                            *tool = pathf("%s/usr/bin/tool", root), *fifo = pathf("%s/fifo", root);
         xattrs_supported = setxattr(small, "user.graft.test", "value-1", 7, 0) >= 0;
         if (xattrs_supported) {
                 _cleanup_free_ char *usr = pathf("%s/usr", root);
@@ -223,6 +238,7 @@ static void check_xattrs(const char *a, const char *b) {
 
 typedef struct CompareFlags {
         bool owners, times, xattrs, devices, sockets;
+        bool setid; /* setuid/setgid bits, which unsquashfs drops when not root */
 } CompareFlags;
 
 /* Every entry of source is in copy with the same type, mode, size, owner, target, content. */
@@ -242,7 +258,8 @@ static unsigned compare_trees(const char *source, const char *copy, const Compar
                 if (lstat(b, &sb) < 0)
                         ASSERT_FAIL_("%s: missing in the unpacked copy", b);
                 n++;
-                if ((sa.st_mode & S_IFMT) != (sb.st_mode & S_IFMT) || (sa.st_mode & 07777) != (sb.st_mode & 07777))
+                mode_t mask = f->setid ? 07777 : 01777;
+                if ((sa.st_mode & S_IFMT) != (sb.st_mode & S_IFMT) || (sa.st_mode & mask) != (sb.st_mode & mask))
                         ASSERT_FAIL_("%s: mode %o, source %o", b, sb.st_mode, sa.st_mode);
                 if (f->owners && (sa.st_uid != sb.st_uid || sa.st_gid != sb.st_gid))
                         ASSERT_FAIL_("%s: owner %u:%u, source %u:%u", b, sb.st_uid, sb.st_gid, sa.st_uid, sa.st_gid);
@@ -393,10 +410,6 @@ static char **command_lines(const char *cmd) {
 /* ---- writer against the peers ---- */
 
 TEST(write_tree_matches_source) {
-        if (!have_program("unsquashfs") || !have_program("rdsquashfs")) {
-                fprintf(stderr, "skipped: unsquashfs or rdsquashfs missing (apt-get install squashfs-tools squashfs-tools-ng)\n");
-                return;
-        }
         char *scratch = scratch_new();
         _cleanup_free_ char *src = pathf("%s/src", scratch), *img = pathf("%s/image.sqfs", scratch);
         ASSERT_OK(mkdir(src, 0755));
@@ -430,7 +443,8 @@ TEST(write_tree_matches_source) {
 
         _cleanup_free_ char *u1 = pathf("%s/unsquashfs", scratch), *u2 = pathf("%s/rdsquashfs", scratch);
         ASSERT_EQ(run("unsquashfs -q -n -d '%s' '%s' >/dev/null 2>&1", u1, img), 0);
-        CompareFlags f1 = { .owners = is_root, .times = true, .xattrs = xattrs_supported, .devices = is_root };
+        CompareFlags f1 = { .owners = is_root, .times = true, .xattrs = xattrs_supported, .devices = is_root,
+                            .setid = is_root };
         ASSERT_TRUE(compare_trees(src, u1, &f1) > 2000);
         /* The hard link came back as one inode. */
         _cleanup_free_ char *h1 = pathf("%s/usr/bin/tool", u1), *h2 = pathf("%s/usr/bin/tool-hardlink", u1);
@@ -443,7 +457,7 @@ TEST(write_tree_matches_source) {
         /* squashfs-tools-ng: unpack with owners, modes, times and xattrs. */
         ASSERT_EQ(run("rdsquashfs -q -u / -p '%s' -C -T -X %s '%s' >/dev/null 2>&1", u2, is_root ? "-O" : "-D -S", img), 0);
         CompareFlags f2 = { .owners = is_root, .times = true, .xattrs = xattrs_supported, .devices = is_root,
-                            .sockets = is_root };
+                            .sockets = is_root, .setid = true };
         ASSERT_TRUE(compare_trees(src, u2, &f2) > 2000);
         ASSERT_EQ(run("rdsquashfs -s /usr/bin/tool-hardlink '%s' | grep -q 'Hard link count: 2'", img), 0);
         if (xattrs_supported)
@@ -452,28 +466,49 @@ TEST(write_tree_matches_source) {
         scratch_remove(scratch);
 }
 
-TEST(reader_reads_written_tree) {
-        char *scratch = scratch_new();
-        _cleanup_free_ char *src = pathf("%s/src", scratch), *img = pathf("%s/image", scratch);
-        ASSERT_OK(mkdir(src, 0755));
-        make_tree(src);
+/* The test tree written as xz into a bigger file, at 1 MiB with junk around it, and opened. */
+typedef struct Written {
+        char *scratch, *src;
+        int fd;
+        SquashfsReader *r;
+} Written;
 
-        /* Inside a bigger file, at 1 MiB, with junk after it. */
-        int fd = open(img, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-        ASSERT_TRUE(fd >= 0);
+static void written_open(Written *w) {
+        w->scratch = scratch_new();
+        w->src = pathf("%s/src", w->scratch);
+        _cleanup_free_ char *img = pathf("%s/image", w->scratch);
+        ASSERT_OK(mkdir(w->src, 0755));
+        make_tree(w->src);
+
+        w->fd = open(img, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        ASSERT_TRUE(w->fd >= 0);
         uint8_t junk[8192];
         random_bytes(junk, sizeof(junk));
-        ASSERT_OK(pwrite_full(fd, junk, sizeof(junk), 0));
+        ASSERT_OK(pwrite_full(w->fd, junk, sizeof(junk), 0));
         SquashfsWriteOptions o = { .compression = SQUASHFS_XZ };
         GraftError e = {};
         uint64_t size = 0;
-        ASSERT_OK(squashfs_write_tree(src, fd, MB, &o, &size, &e));
-        ASSERT_OK(pwrite_full(fd, junk, sizeof(junk), MB + size));
+        ASSERT_OK(squashfs_write_tree(w->src, w->fd, MB, &o, &size, &e));
+        ASSERT_OK(pwrite_full(w->fd, junk, sizeof(junk), MB + size));
         ASSERT_EQ(run("unsquashfs -o 1M -s '%s' | grep -q '^Compression xz$'", img), 0);
 
-        ImageRange range = { .fd = fd, .offset = MB, .size = size, .what = "partition 1" };
-        _cleanup_(squashfs_reader_freep) SquashfsReader *r = NULL;
-        ASSERT_OK(squashfs_reader_open(&range, &r, &e));
+        ImageRange range = { .fd = w->fd, .offset = MB, .size = size, .what = "partition 1" };
+        ASSERT_OK(squashfs_reader_open(&range, &w->r, &e));
+}
+
+static void written_close(Written *w) {
+        squashfs_reader_free(w->r);
+        close(w->fd);
+        free(w->src);
+        scratch_remove(w->scratch);
+}
+
+TEST(reader_read_file) {
+        Written w = {};
+        written_open(&w);
+        SquashfsReader *r = w.r;
+        const char *src = w.src;
+        GraftError e = {};
 
         char *data = NULL;
         size_t n = 0;
@@ -527,6 +562,14 @@ TEST(reader_reads_written_tree) {
         ASSERT_ERRNO(squashfs_read_file(r, "/small/x", 100, &data, &n, &e), -ENOTDIR);
         ASSERT_MESSAGE_CONTAINS(&e, "squashfs path /small/x: a component before \"x\" is not a directory");
         graft_error_done(&e);
+        written_close(&w);
+}
+
+TEST(reader_list_dir_and_check) {
+        Written w = {};
+        written_open(&w);
+        SquashfsReader *r = w.r;
+        GraftError e = {};
 
         /* Listings: sorted, with modes, sizes and link targets. */
         SquashfsEntry *ents = NULL;
@@ -540,7 +583,7 @@ TEST(reader_reads_written_tree) {
         ASSERT_EQ(ents[3].mode, S_IFLNK | 0777);
         ASSERT_STREQ(ents[3].link_target, "/usr/bin/tool");
         ASSERT_EQ(ents[3].size, 13);
-        ASSERT_EQ(ents[11].mode, S_IFREG | 0000);
+        ASSERT_EQ(ents[11].mode, S_IFREG | (is_root ? 0000 : 0400));
         ASSERT_EQ(ents[12].size, 6);
         ASSERT_EQ(ents[13].mode, S_IFDIR | 0755);
         ASSERT_EQ(ents[2].mode, S_IFIFO | 0640);
@@ -566,10 +609,8 @@ TEST(reader_reads_written_tree) {
 
         uint64_t inodes = 0;
         ASSERT_OK(squashfs_check_tree(r, &inodes, &e));
-        ASSERT_EQ(inodes, count_entries(src) + 1);
-
-        close(fd);
-        scratch_remove(scratch);
+        ASSERT_EQ(inodes, count_entries(w.src) + 1);
+        written_close(&w);
 }
 
 TEST(write_reproducible) {
@@ -683,7 +724,7 @@ TEST(write_errors) {
                             *usr = pathf("%s/src/usr", scratch);
         ASSERT_OK(mkdir(src, 0755));
         ASSERT_OK(mkdir(usr, 0755));
-        write_file(secret, "x", 1, 0600);
+        write_file(secret, "x", 1, 0000);
 
         GraftError e = {};
         uint64_t size = 0;
@@ -710,6 +751,29 @@ TEST(write_errors) {
         ASSERT_STREQ(e.message, "unknown squashfs compression 17");
         graft_error_done(&e);
         o.compression = SQUASHFS_GZIP;
+
+        /* A full disk. */
+        int full = open("/dev/full", O_WRONLY | O_CLOEXEC);
+        if (full >= 0) {
+                ASSERT_ERRNO(squashfs_write_tree(src, full, 0, &o, &size, &e), -ENOSPC);
+                ASSERT_STREQ(e.message, "writing squashfs superblock: No space left on device");
+                ASSERT_STREQ(e.name, GRAFT_ERROR_IO);
+                graft_error_done(&e);
+                close(full);
+        }
+        scratch_remove(scratch);
+}
+
+TEST(write_errors_source) {
+        char *scratch = scratch_new();
+        _cleanup_free_ char *src = pathf("%s/src", scratch), *img = pathf("%s/e.sqfs", scratch),
+                            *secret = pathf("%s/src/usr/secret", scratch), *usr = pathf("%s/src/usr", scratch);
+        ASSERT_OK(mkdir(src, 0755));
+        ASSERT_OK(mkdir(usr, 0755));
+        write_file(secret, "x", 1, 0000);
+        GraftError e = {};
+        uint64_t size = 0;
+        SquashfsWriteOptions o = { .compression = SQUASHFS_GZIP };
 
         /* An unreadable file is named with its source path. Root reads anything, so the check
          * runs in a child that gave up root. */
@@ -775,18 +839,38 @@ static char *make_mksquashfs_image(const char *scratch, const char *name) {
         return img;
 }
 
-/* Replaces the only occurrence of from (a name with its off-by-one size in front) by to. */
-static void patch_unique(const char *path, const void *from, const void *to, size_t n) {
-        _cleanup_free_ char *d = NULL;
-        size_t size;
-        read_whole(path, &d, &size);
-        char *hit = NULL;
-        for (char *p = d; (p = memmem(p, size - (size_t) (p - d), from, n)); p++) {
+static uint64_t super_u64(const char *d, size_t offset) {
+        uint64_t v;
+        memcpy(&v, d + offset, sizeof(v));
+        return le64toh(v);
+}
+
+/* The offset of the only occurrence of pattern (a name with its off-by-one size in front) in
+ * the directory table. Only the directory table is searched: elsewhere time stamps could hold
+ * the same bytes. */
+static size_t dir_table_find(const char *d, size_t size, const void *pattern, size_t n) {
+        ASSERT_TRUE(size > 96);
+        uint64_t start = super_u64(d, 72), end = super_u64(d, 40); /* directory table .. bytes_used */
+        for (size_t field = 48; field <= 88; field += 8) { /* the tables that may follow it */
+                uint64_t t = super_u64(d, field);
+                if (t > start && t < end)
+                        end = t;
+        }
+        ASSERT_TRUE(start < end && end <= size);
+        const char *hit = NULL;
+        for (const char *p = d + start; (p = memmem(p, (size_t) (d + end - p), pattern, n)); p++) {
                 ASSERT_TRUE(!hit);
                 hit = p;
         }
         ASSERT_TRUE(hit);
-        memcpy(hit, to, n);
+        return (size_t) (hit - d);
+}
+
+static void patch_unique(const char *path, const void *from, const void *to, size_t n) {
+        _cleanup_free_ char *d = NULL;
+        size_t size;
+        read_whole(path, &d, &size);
+        memcpy(d + dir_table_find(d, size, from, n), to, n);
         write_file(path, d, size, 0644);
 }
 
@@ -803,10 +887,6 @@ static SquashfsReader *open_image(const char *path, int *ret_fd, uint64_t size_l
 }
 
 TEST(reader_unsafe_names) {
-        if (!have_program("mksquashfs")) {
-                fprintf(stderr, "skipped: mksquashfs missing (apt-get install squashfs-tools)\n");
-                return;
-        }
         char *scratch = scratch_new();
         /* Each name with its off-by-one length in front, as the directory table has it. */
         static const struct {
@@ -868,10 +948,6 @@ TEST(reader_unsafe_names) {
 }
 
 TEST(reader_bad_images) {
-        if (!have_program("mksquashfs")) {
-                fprintf(stderr, "skipped: mksquashfs missing (apt-get install squashfs-tools)\n");
-                return;
-        }
         char *scratch = scratch_new();
         _cleanup_free_ char *img = make_mksquashfs_image(scratch, "ok.sqfs");
         GraftError e = {};
@@ -948,10 +1024,6 @@ TEST(reader_bad_images) {
 }
 
 TEST(check_tree_loops_and_depth) {
-        if (!have_program("mksquashfs")) {
-                fprintf(stderr, "skipped: mksquashfs missing (apt-get install squashfs-tools)\n");
-                return;
-        }
         char *scratch = scratch_new();
 
         /* /usr/lib/zz made to point at the root directory's inode: an endless tree. */
@@ -959,13 +1031,10 @@ TEST(check_tree_loops_and_depth) {
         _cleanup_free_ char *d = NULL;
         size_t size;
         read_whole(img, &d, &size);
-        uint64_t root_ref;
-        memcpy(&root_ref, d + 32, sizeof(root_ref));
-        root_ref = le64toh(root_ref);
-        char *hit = memmem(d, size, "\x01\x00zz", 4);
-        ASSERT_TRUE(hit && hit - d >= 6);
+        uint64_t root_ref = super_u64(d, 32);
+        size_t at = dir_table_find(d, size, "\x01\x00zz", 4);
         uint16_t off = htole16((uint16_t) (root_ref & 0xffff));
-        memcpy(hit - 6, &off, sizeof(off));
+        memcpy(d + at - 6, &off, sizeof(off)); /* the entry's inode offset, before type and size */
         write_file(img, d, size, 0644);
 
         GraftError e = {};
@@ -1002,6 +1071,13 @@ TEST(check_tree_loops_and_depth) {
 }
 
 int main(int argc, char **argv) {
+        static const char *peers[] = { "mksquashfs", "unsquashfs", "rdsquashfs" };
+        for (size_t i = 0; i < ELEMENTSOF(peers); i++)
+                if (!have_program(peers[i])) {
+                        fprintf(stderr, "skipped: %s missing (apt-get install squashfs-tools squashfs-tools-ng)\n",
+                                peers[i]);
+                        return EXIT_TEST_SKIP;
+                }
         is_root = geteuid() == 0;
         return tests_run(argc, argv);
 }
