@@ -30,6 +30,7 @@ enum {
         EXIT_POLICY = 6,     /* the image policy refuses what the image offers */
         EXIT_MISSING = 7,    /* no such image, or a required file is missing */
         EXIT_INCOMPATIBLE = 8, /* the image does not fit this host (release file mismatch) */
+        EXIT_PARTIAL = 9,    /* done, but some images were skipped (each reported) */
 };
 
 typedef struct GraftError {

@@ -58,6 +58,16 @@ static int read_release(ImageFs *fs, const char * const *paths, char ***ret, cha
         return 0;
 }
 
+int image_read_release(ImageFs *fs, const char *path, char ***ret, GraftError *err) {
+        const char *paths[] = { path, NULL };
+        _cleanup_free_ char *found = NULL;
+        char **l = NULL;
+        int r = read_release(fs, paths, &l, &found, err);
+        if (r > 0)
+                *ret = l;
+        return r;
+}
+
 static int list_units(ImageFs *fs, char ***ret, GraftError *err) {
         _cleanup_strv_free_ char **units = NULL;
         for (const char * const *d = image_unit_dirs; *d; d++) {

@@ -18,6 +18,10 @@ void image_metadata_done(ImageMetadata *m);
  * that exists but cannot be parsed is an error; missing ones are left NULL. */
 int image_metadata_read(ImageFs *fs, const char *name, ImageMetadata *ret, GraftError *err);
 
+/* Reads one release file (os-release syntax) from the image: 1 and the key/value strv if it
+ * exists, 0 if it does not. */
+int image_read_release(ImageFs *fs, const char *path, char ***ret, GraftError *err);
+
 /* The directories, inside an image, where portable services keep their unit files. */
 extern const char * const image_unit_dirs[];
 /* Whether a file name is a unit type a portable service may ship
