@@ -194,6 +194,14 @@ int squashfs_reader_open(const ImageRange *range, SquashfsReader **ret, GraftErr
                                        range->size);
         /* Nothing past the file system's own end is ever read, however its tables point. */
         r->file->size = r->super.bytes_used;
+        /* libsquashfs allocates the fragment table by the count the superblock claims before it
+         * reads a byte of it: a forged count would be a multi-gigabyte allocation. Each entry
+         * takes 16 bytes of the file system, so the size bounds the count. */
+        if ((uint64_t) r->super.fragment_entry_count * 16 > r->super.bytes_used)
+                return graft_error_set(err, -EBADMSG, GRAFT_ERROR_BAD_IMAGE,
+                                       "%s: squashfs superblock claims %" PRIu32 " fragments, more than its %" PRIu64
+                                       " bytes can hold", what, r->super.fragment_entry_count,
+                                       (uint64_t) r->super.bytes_used);
 
         k = reader_open_compressor(r, err);
         if (k < 0)
