@@ -22,7 +22,7 @@ const char * const *image_class_search_dirs(ImageClass c);
 typedef struct DiscoveredImage {
         char *name;        /* image name: "foo" for foo.raw, foo/, foo.v/, foo.raw.v/ */
         char *path;        /* what to open: root-prefixed, symlinks resolved inside root */
-        char *found_as;    /* the search directory entry it was found as (root-prefixed) */
+        char *found_as;    /* the search directory entry it was found as, relative to root (as given for paths) */
         char *version;     /* from the NAME_VERSION entry of a .v/ directory, else NULL */
         mode_t type;       /* S_IFREG, S_IFDIR or S_IFBLK */
 } DiscoveredImage;

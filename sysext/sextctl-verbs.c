@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Owns what sextctl's verbs print: tables and JSON from the library's result structs, one line
+ * per refused image, and the exit code (EXIT_PARTIAL when some image was skipped). */
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "log.h"
+#include "path-util.h"
+#include "sextctl.h"
+#include "strv.h"
+#include "table.h"
+
+static char *format_usec(uint64_t usec) {
+        if (usec == 0)
+                return NULL;
+        time_t t = (time_t) (usec / 1000000u);
+        struct tm tm;
+        char buf[64];
+        if (!localtime_r(&t, &tm) || strftime(buf, sizeof buf, "%a %Y-%m-%d %H:%M:%S %Z", &tm) == 0)
+                return NULL;
+        return strdup(buf);
+}
+
+static int fail(const GraftError *e, int r, const char *what) {
+        log_graft_error(e, r, "%s failed", what);
+        return graft_error_exit_code(e, r);
+}
+
+static char *display_path(const SysextHierarchy *h) {
+        return h->resolved ? strdup(h->resolved) : path_prefix_root(arg_options.root, h->path);
+}
+
+static int print_status_json(const SysextStatus *s) {
+        _cleanup_json_ struct json_object *a = json_object_new_array();
+        if (!a)
+                return -ENOMEM;
+        for (size_t i = 0; i < s->n_hierarchies; i++) {
+                const SysextHierarchy *h = &s->hierarchies[i];
+                struct json_object *o = json_object_new_object(), *ext = json_object_new_array();
+                _cleanup_free_ char *p = display_path(h);
+                if (!o || !ext || json_object_array_add(a, o) < 0) {
+                        json_object_put(o);
+                        json_object_put(ext);
+                        return -ENOMEM;
+                }
+                STRV_FOREACH(n, h->extensions)
+                        json_object_array_add(ext, json_object_new_string(*n));
+                if (json_add_string(o, "hierarchy", p) < 0 || json_add(o, "extensions", ext) < 0 ||
+                    json_add(o, "since", h->merged ? json_object_new_uint64(h->since_usec) : NULL) < 0)
+                        return -ENOMEM;
+        }
+        json_print(a, arg_json, stdout);
+        return 0;
+}
+
+int verb_status(int argc, char **argv, void *userdata) {
+        _cleanup_graft_error_ GraftError e = GRAFT_ERROR_INIT;
+        _cleanup_(sysext_status_done) SysextStatus s = {};
+        int r = sysext_status(&arg_options, &s, &e);
+        if (r < 0)
+                return fail(&e, r, "status");
+        if (arg_json != JSON_OFF)
+                return print_status_json(&s) < 0 ? log_oom(), EXIT_FAILED : EXIT_OK;
+
+        _cleanup_(table_freep) Table *t = table_new("HIERARCHY", "EXTENSIONS", "SINCE", NULL);
+        if (!t)
+                return log_oom(), EXIT_FAILED;
+        for (size_t i = 0; i < s.n_hierarchies; i++) {
+                const SysextHierarchy *h = &s.hierarchies[i];
+                _cleanup_free_ char *p = display_path(h), *since = format_usec(h->since_usec);
+                if (!h->merged || !h->extensions || !h->extensions[0]) {
+                        r = table_add_rowv(t, p, "none", NULL);
+                        continue;
+                }
+                STRV_FOREACH(n, h->extensions) /* one line per extension, as systemd-sysext prints it */
+                        r = table_add_rowv(t, n == h->extensions ? p : "", *n, n == h->extensions ? since : "");
+        }
+        if (r < 0)
+                return log_oom(), EXIT_FAILED;
+        table_print(t, stdout, arg_legend);
+        return EXIT_OK;
+}
+
+static const char *type_string(mode_t type) {
+        return type == S_IFDIR ? "directory" : type == S_IFBLK ? "block" : "raw";
+}
+
+static void log_discovery_skipped(char * const *skipped) {
+        STRV_FOREACH(s, skipped)
+                log_error("skipped %s", *s);
+}
+
+int verb_list(int argc, char **argv, void *userdata) {
+        _cleanup_graft_error_ GraftError e = GRAFT_ERROR_INIT;
+        _cleanup_(discovery_done) Discovery d = {};
+        const char *root = isempty(arg_options.root) || streq(arg_options.root, "/") ? NULL : arg_options.root;
+        int r = image_discover(root, arg_options.class, architecture_native(), &d, &e);
+        if (r < 0)
+                return fail(&e, r, "list");
+        log_discovery_skipped(d.skipped);
+
+        _cleanup_(table_freep) Table *t = table_new("NAME", "VERSION", "TYPE", "PATH", "TIME", NULL);
+        if (!t)
+                return log_oom(), EXIT_FAILED;
+        for (size_t i = 0; i < d.n_images; i++) {
+                const DiscoveredImage *img = &d.images[i];
+                struct stat st;
+                _cleanup_free_ char *time = NULL;
+                if (stat(img->path, &st) >= 0)
+                        time = format_usec((uint64_t) st.st_mtim.tv_sec * 1000000u);
+                /* Shown as found (a symlink's own name), below the root like every other path. */
+                _cleanup_free_ char *shown = root && !startswith(img->found_as, root) ? path_prefix_root(root, img->found_as)
+                                                                                      : strdup(img->found_as);
+                if (!shown || table_add_rowv(t, img->name, img->version, type_string(img->type), shown, time) < 0)
+                        return log_oom(), EXIT_FAILED;
+        }
+        if (arg_json != JSON_OFF) {
+                _cleanup_json_ struct json_object *a = table_to_json(t);
+                if (!a)
+                        return log_oom(), EXIT_FAILED;
+                json_print(a, arg_json, stdout);
+        } else if (table_rows(t) == 0 && !arg_quiet)
+                log_info("No extension images found.");
+        else
+                table_print(t, stdout, arg_legend);
+        return d.skipped ? EXIT_PARTIAL : EXIT_OK;
+}
+
+static struct json_object *image_json(const SysextImage *img) {
+        struct json_object *o = json_object_new_object(), *content = json_object_new_array();
+        if (!o || !content) {
+                json_object_put(o);
+                json_object_put(content);
+                return NULL;
+        }
+        STRV_FOREACH(h, img->content)
+                json_object_array_add(content, json_object_new_string(*h));
+        static const char * const offers[] = { "absent", "unprotected", "verity", "signed" };
+        if (json_add_string(o, "name", img->name) < 0 || json_add_string(o, "version", img->version) < 0 ||
+            json_add_string(o, "type", type_string(img->type)) < 0 || json_add_string(o, "path", img->path) < 0 ||
+            json_add_string(o, "state", img->skipped ? "skipped" : "merged") < 0 ||
+            json_add_string(o, "reason", img->skipped ? img->error.message : NULL) < 0 ||
+            json_add_string(o, "protection", img->skipped ? NULL : offers[img->offer]) < 0 ||
+            json_add_string(o, "rootHash", img->root_hash) < 0 || json_add_string(o, "signer", img->signer) < 0 ||
+            json_add(o, "content", content) < 0) {
+                json_object_put(o);
+                return NULL;
+        }
+        return o;
+}
+
+static int print_result_json(const SysextResult *res) {
+        _cleanup_json_ struct json_object *o = json_object_new_object();
+        struct json_object *images = json_object_new_array(), *hier = json_object_new_array(), *skipped = json_object_new_array();
+        if (!o || json_add(o, "images", images) < 0 || json_add(o, "hierarchies", hier) < 0 ||
+            json_add(o, "skippedEntries", skipped) < 0)
+                return -ENOMEM;
+        for (size_t i = 0; res->plan && i < res->plan->n_images; i++) {
+                struct json_object *j = image_json(&res->plan->images[i]);
+                if (!j || json_object_array_add(images, j) < 0)
+                        return json_object_put(j), -ENOMEM;
+        }
+        STRV_FOREACH(s, res->plan ? res->plan->discovery_skipped : NULL)
+                json_object_array_add(skipped, json_object_new_string(*s));
+        for (size_t i = 0; i < res->n_hierarchies; i++) {
+                const SysextHierarchyResult *h = &res->hierarchies[i];
+                struct json_object *j = json_object_new_object(), *ext = json_object_new_array();
+                if (!j || !ext || json_object_array_add(hier, j) < 0)
+                        return json_object_put(j), json_object_put(ext), -ENOMEM;
+                STRV_FOREACH(n, h->extensions)
+                        json_object_array_add(ext, json_object_new_string(*n));
+                _cleanup_free_ char *p = h->resolved ? strdup(h->resolved) : path_prefix_root(arg_options.root, h->path);
+                if (json_add_string(j, "hierarchy", p) < 0 ||
+                    json_add_string(j, "action", sysext_action_to_string(h->action)) < 0 ||
+                    json_add(j, "extensions", ext) < 0 || json_add_uint64(j, "gapUSec", h->gap_usec) < 0)
+                        return -ENOMEM;
+        }
+        if (json_add_string(o, "reload", sysext_reload_to_string(res->reload)) < 0 ||
+            json_add_string(o, "reloadError", res->reload_error) < 0)
+                return -ENOMEM;
+        json_print(o, arg_json, stdout);
+        return 0;
+}
+
+static void log_result(const SysextResult *res) {
+        if (res->plan) {
+                _cleanup_strv_free_ char **used = NULL;
+                for (size_t i = 0; i < res->plan->n_images; i++)
+                        if (!res->plan->images[i].skipped)
+                                (void) strv_extendf(&used, "'%s'", res->plan->images[i].name);
+                _cleanup_free_ char *list = used ? strv_join(used, ", ") : NULL;
+                if (list)
+                        log_info("Using extensions %s.", list);
+                else
+                        log_info("No extensions to merge.");
+        }
+        for (size_t i = 0; i < res->n_hierarchies; i++) {
+                const SysextHierarchyResult *h = &res->hierarchies[i];
+                switch (h->action) {
+                case SYSEXT_ACTION_MERGED:
+                        log_info("Merged extensions into '%s'.", h->resolved);
+                        break;
+                case SYSEXT_ACTION_REPLACED:
+                        log_info("Refreshed '%s' (new merge mounted beneath the old one: no gap).", h->resolved);
+                        break;
+                case SYSEXT_ACTION_SWAPPED:
+                        log_info("Refreshed '%s' (kernel without MOVE_MOUNT_BENEATH: %" PRIu64 " µs without extensions).",
+                                 h->resolved, h->gap_usec);
+                        break;
+                case SYSEXT_ACTION_UNMERGED:
+                        log_info("Unmerged '%s'.", h->resolved);
+                        break;
+                default:
+                        break;
+                }
+        }
+        if (res->reload == SYSEXT_RELOAD_DONE)
+                log_info("Asked systemd to reload, as an extension requests.");
+        else if (res->reload == SYSEXT_RELOAD_FAILED)
+                log_warning("an extension asks for a reload of systemd, but %s", strna(res->reload_error));
+        else if (res->reload == SYSEXT_RELOAD_SKIPPED)
+                log_debug("an extension asks for a reload of systemd; not with --root");
+}
+
+static int run(int (*op)(const SysextOptions *, SysextResult *, GraftError *), const char *what) {
+        _cleanup_graft_error_ GraftError e = GRAFT_ERROR_INIT;
+        _cleanup_(sysext_result_done) SysextResult res = {};
+        int r = op(&arg_options, &res, &e);
+        if (r < 0)
+                return fail(&e, r, what);
+
+        if (res.plan) {
+                log_discovery_skipped(res.plan->discovery_skipped);
+                for (size_t i = 0; i < res.plan->n_images; i++)
+                        if (res.plan->images[i].skipped)
+                                log_error("skipped %s", strna(res.plan->images[i].error.message));
+        }
+        if (arg_json != JSON_OFF) {
+                if (print_result_json(&res) < 0)
+                        return log_oom(), EXIT_FAILED;
+        } else
+                log_result(&res);
+        return sysext_plan_n_skipped(res.plan) > 0 ? EXIT_PARTIAL : EXIT_OK;
+}
+
+int verb_merge(int argc, char **argv, void *userdata) {
+        return run(sysext_merge, "merge");
+}
+
+int verb_refresh(int argc, char **argv, void *userdata) {
+        return run(sysext_refresh, "refresh");
+}
+
+int verb_unmerge(int argc, char **argv, void *userdata) {
+        return run(sysext_unmerge, "unmerge");
+}

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* sextctl: merge system extensions into /usr and /opt (or, as --confext or under a name with
+ * "confext" in it, configuration extensions into /etc). Owns option parsing and verb dispatch;
+ * the verbs live in sextctl-verbs.c, the work in the sysext library. */
+#include <getopt.h>
+#include <string.h>
+
+#include "graft-config.h"
+#include "log.h"
+#include "sextctl.h"
+#include "verbs.h"
+
+SysextOptions arg_options = { .class = IMAGE_CLASS_SYSEXT };
+JsonFormat arg_json = JSON_OFF;
+bool arg_legend = true;
+bool arg_quiet = false;
+static ImagePolicy arg_policy;
+
+enum {
+        ARG_VERSION = 0x100,
+        ARG_ROOT,
+        ARG_FORCE,
+        ARG_IMAGE_POLICY,
+        ARG_NOEXEC,
+        ARG_NO_RELOAD,
+        ARG_JSON,
+        ARG_NO_LEGEND,
+        ARG_CONFEXT,
+};
+
+static void help(void) {
+        bool confext = arg_options.class == IMAGE_CLASS_CONFEXT;
+        printf("%s [OPTIONS...] [COMMAND]\n\n"
+               "Merge %s extension images into %s.\n\n"
+               "Commands:\n"
+               "  status                 Show what is merged where (default)\n"
+               "  list                   List the extension images found\n"
+               "  merge                  Merge the extension images\n"
+               "  unmerge                Remove the merge\n"
+               "  refresh                Replace the merge atomically (or merge)\n\n"
+               "Options:\n"
+               "  -h --help              Show this help\n"
+               "     --version           Show the package version\n"
+               "     --root=DIR          Work on the tree below DIR, not on this host\n"
+               "     --force             Merge even images that do not fit the host\n"
+               "     --image-policy=P    Image policy the images must satisfy\n"
+               "     --noexec            Mount the merge noexec (always for confext)\n"
+               "     --no-reload         Never ask systemd to reload\n"
+               "     --confext           Configuration extensions into /etc\n"
+               "     --json=FORMAT       Output JSON: short or pretty\n"
+               "     --no-legend         Leave out column headers\n"
+               "  -q --quiet             Print only errors\n\n"
+               "Exit status: 0 ok, 1 failure, 2 usage, 9 merged but some images skipped.\n"
+               "See sextctl(1).\n",
+               program_invocation_short_name, confext ? "configuration" : "system",
+               confext ? "/etc" : "/usr and /opt");
+}
+
+static int parse_argv(int argc, char **argv) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "root", required_argument, NULL, ARG_ROOT },
+                { "force", no_argument, NULL, ARG_FORCE },
+                { "image-policy", required_argument, NULL, ARG_IMAGE_POLICY },
+                { "noexec", no_argument, NULL, ARG_NOEXEC },
+                { "no-reload", no_argument, NULL, ARG_NO_RELOAD },
+                { "confext", no_argument, NULL, ARG_CONFEXT },
+                { "json", optional_argument, NULL, ARG_JSON },
+                { "no-legend", no_argument, NULL, ARG_NO_LEGEND },
+                { "quiet", no_argument, NULL, 'q' },
+                {}
+        };
+        int c;
+        while ((c = getopt_long(argc, argv, "hq", options, NULL)) >= 0) {
+                switch (c) {
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        printf("graft %s\n", GRAFT_VERSION);
+                        return 0;
+                case ARG_ROOT:
+                        if (optarg[0] != '/')
+                                return log_error("--root= takes an absolute path, not \"%s\"", optarg), -EINVAL;
+                        arg_options.root = optarg;
+                        break;
+                case ARG_FORCE:
+                        arg_options.force = true;
+                        break;
+                case ARG_IMAGE_POLICY: {
+                        GraftError e = GRAFT_ERROR_INIT;
+                        int r = image_policy_parse(optarg, &arg_policy, &e);
+                        if (r < 0) {
+                                graft_error_prefix(&e, r, "invalid --image-policy=%s", optarg);
+                                log_graft_error(&e, r, "invalid --image-policy=%s", optarg);
+                                graft_error_done(&e);
+                                return -EINVAL;
+                        }
+                        arg_options.policy = &arg_policy;
+                        break;
+                }
+                case ARG_NOEXEC:
+                        arg_options.noexec = true;
+                        break;
+                case ARG_NO_RELOAD:
+                        arg_options.no_reload = true;
+                        break;
+                case ARG_CONFEXT:
+                        arg_options.class = IMAGE_CLASS_CONFEXT;
+                        break;
+                case ARG_JSON:
+                        if (json_format_from_string(optarg, &arg_json) < 0)
+                                return log_error("--json= takes short, pretty or off, not \"%s\"", optarg), -EINVAL;
+                        break;
+                case ARG_NO_LEGEND:
+                        arg_legend = false;
+                        break;
+                case 'q':
+                        arg_quiet = true;
+                        break;
+                default:
+                        return -EINVAL;
+                }
+        }
+        return 1;
+}
+
+int main(int argc, char **argv) {
+        static const Verb verbs[] = {
+                { "status", VERB_ANY, 1, VERB_DEFAULT, verb_status },
+                { "list", VERB_ANY, 1, 0, verb_list },
+                { "merge", VERB_ANY, 1, 0, verb_merge },
+                { "unmerge", VERB_ANY, 1, 0, verb_unmerge },
+                { "refresh", VERB_ANY, 1, 0, verb_refresh },
+                {}
+        };
+        log_set_program(program_invocation_short_name);
+        /* Installed (or linked) under a confext name, it is the confext tool. */
+        if (strstr(program_invocation_short_name, "confext"))
+                arg_options.class = IMAGE_CLASS_CONFEXT;
+
+        int r = parse_argv(argc, argv);
+        if (r <= 0)
+                return r < 0 ? EXIT_USAGE : EXIT_OK;
+        if (arg_quiet)
+                log_set_max_level(LOG_ERR);
+        return dispatch_verb(argc - optind, argv + optind, verbs, NULL);
+}

@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* System and configuration extensions: which images to merge (discovery, verification, release
+ * validation: the plan), merging them as read-only overlays over the hierarchies (/usr and /opt,
+ * or /etc), replacing a merge atomically (refresh), undoing it (unmerge), and reading what is
+ * merged (status). The on-disk layout matches systemd-sysext's, so either tool recognises and
+ * undoes the other's merge. Nothing here prints: results are structs, refusals GraftErrors. */
+#pragma once
+
+#include <sys/types.h>
+
+#include "discover.h"
+#include "image-verify.h"
+#include "release-match.h"
+
+typedef struct SysextOptions {
+        ImageClass class;          /* IMAGE_CLASS_SYSEXT or IMAGE_CLASS_CONFEXT */
+        const char *root;          /* NULL or "/": the host (and only then is systemd asked to reload) */
+        char **hierarchies;        /* NULL: sysext_hierarchies_default() */
+        const ImagePolicy *policy; /* NULL: image_policy_default(root) */
+        bool force;                /* merge images whose extension-release does not fit the host */
+        bool noexec;               /* sysext: mount noexec too (confext always is) */
+        bool no_reload;            /* never ask systemd to reload, whatever extensions ask for */
+        unsigned n_threads;        /* 0: one per CPU */
+} SysextOptions;
+
+/* The hierarchies of a class: $GRAFT_SYSEXT_HIERARCHIES, else $SYSTEMD_SYSEXT_HIERARCHIES (for
+ * confext: …_CONFEXT_HIERARCHIES), colon-separated absolute paths taken inside the root, else
+ * "/usr:/opt" (sysext) or "/etc" (confext). Paths that are not absolute or normalised ("..", "//")
+ * are -EINVAL with GRAFT_ERROR_INVALID_ARGUMENT naming the variable. */
+int sysext_hierarchies_default(ImageClass class, char ***ret, GraftError *err);
+
+/* ".systemd-sysext" or ".systemd-confext": the metadata directory a merged hierarchy carries. */
+const char *sysext_metadata_dir(ImageClass class);
+
+typedef struct SysextImage {
+        char *name;
+        char *path;              /* what was opened (root-prefixed, symlinks resolved) */
+        char *found_as;          /* the search directory entry */
+        char *version;           /* of a .v/ entry, else the GPT label's, else NULL */
+        mode_t type;             /* S_IFREG, S_IFDIR or S_IFBLK */
+        ImageKind kind;          /* valid once dissected */
+        char *root_hash;         /* verified root hash (hex), NULL without verity */
+        char *signer;            /* trusted signer, when signed */
+        PolicyOffer offer;
+        char **extension_release; /* key/value strv */
+        bool reload_manager;     /* EXTENSION_RELOAD_MANAGER=1 */
+        char **content;          /* hierarchies (as configured, "/usr") the image ships content for */
+        bool skipped;            /* not merged: error says why */
+        GraftError error;
+        /* internal to the library */
+        DissectedImage *dissected;
+        ImageVerification verification;
+} SysextImage;
+
+typedef struct SysextPlan {
+        ImageClass class;
+        SysextImage *images;      /* every discovered image, in merge order (lowest layer first) */
+        size_t n_images;
+        char **discovery_skipped; /* "PATH: reason" for search directory entries that are no image */
+        char **hierarchies;       /* as configured */
+        char *root;               /* NULL for the host */
+} SysextPlan;
+
+/* Discovers the images of o->class under o->root and validates each one, in parallel: dissect,
+ * image_verify() under the policy (signature and hash tree before anything is mounted),
+ * extension-release present and matching the host (unless o->force). A refused image is kept with
+ * skipped set and its error filled in; only a failure that concerns all images (no host
+ * os-release, unreadable root, bad trust store) fails the call. */
+int sysext_plan_build(const SysextOptions *o, SysextPlan **ret, GraftError *err);
+SysextPlan *sysext_plan_free(SysextPlan *p);
+DEFINE_TRIVIAL_CLEANUP_FUNC(SysextPlan *, sysext_plan_free);
+/* Images that will be (or were) merged, and entries refused (images and discovery entries). */
+size_t sysext_plan_n_ready(const SysextPlan *p);
+size_t sysext_plan_n_skipped(const SysextPlan *p);
+
+typedef struct SysextHierarchy {
+        char *path;          /* as configured: "/usr" */
+        char *resolved;      /* root-prefixed, symlinks resolved inside the root; NULL if missing */
+        bool merged;         /* a mount point carrying our (or systemd's) metadata with its st_dev */
+        char **extensions;   /* names listed in the metadata, when merged */
+        uint64_t since_usec; /* mtime of the merged tree's top (when the merge was made), when merged */
+        dev_t dev;           /* st_dev of the merged overlay, when merged */
+} SysextHierarchy;
+
+void sysext_hierarchy_done(SysextHierarchy *h);
+
+typedef struct SysextStatus {
+        SysextHierarchy *hierarchies; /* in the order configured */
+        size_t n_hierarchies;
+} SysextStatus;
+
+void sysext_status_done(SysextStatus *s);
+
+/* Reads what is merged on each hierarchy (under o->root; never the host's when a root is given). */
+int sysext_status(const SysextOptions *o, SysextStatus *ret, GraftError *err);
+
+typedef enum SysextAction {
+        SYSEXT_ACTION_NONE,       /* nothing to merge there, and nothing was merged */
+        SYSEXT_ACTION_MERGED,     /* a new overlay where there was none */
+        SYSEXT_ACTION_REPLACED,   /* new overlay mounted beneath the old, old one removed: no gap */
+        SYSEXT_ACTION_SWAPPED,    /* fallback without MOVE_MOUNT_BENEATH: old detached, new attached */
+        SYSEXT_ACTION_UNMERGED,   /* overlay removed */
+        SYSEXT_ACTION_KEPT,       /* merge: already merged, left as it is */
+        _SYSEXT_ACTION_MAX,
+} SysextAction;
+const char *sysext_action_to_string(SysextAction a);
+
+typedef struct SysextHierarchyResult {
+        char *path;        /* as configured */
+        char *resolved;
+        SysextAction action;
+        char **extensions; /* merged there now (metadata list) */
+        uint64_t gap_usec; /* SWAPPED: how long the hierarchy had no overlay */
+} SysextHierarchyResult;
+
+typedef enum SysextReload {
+        SYSEXT_RELOAD_NOT_ASKED, /* no extension asked for it (or --no-reload) */
+        SYSEXT_RELOAD_SKIPPED,   /* asked for, but a root was given: never a bus then */
+        SYSEXT_RELOAD_DONE,
+        SYSEXT_RELOAD_FAILED,    /* reload_error says why; the merge stands */
+        _SYSEXT_RELOAD_MAX,
+} SysextReload;
+const char *sysext_reload_to_string(SysextReload r);
+
+typedef struct SysextResult {
+        SysextPlan *plan;                   /* merge, refresh: the images considered */
+        SysextHierarchyResult *hierarchies;
+        size_t n_hierarchies;
+        SysextReload reload;
+        char *reload_error;
+        bool beneath_unsupported;           /* the kernel refused MOVE_MOUNT_BENEATH */
+} SysextResult;
+
+void sysext_result_done(SysextResult *r);
+
+/* Merges every usable image. Refuses (-EBUSY) when a hierarchy already carries a merge: that is
+ * what refresh is for. Images that fail to mount are skipped like refused ones. */
+int sysext_merge(const SysextOptions *o, SysextResult *ret, GraftError *err);
+
+/* Builds the new overlays completely (every image verified and mounted) and only then puts each
+ * one in place of the old merge: beneath it with MOVE_MOUNT_BENEATH, then the old one is
+ * detached, so /usr is never without extensions. Where the kernel lacks MOVE_MOUNT_BENEATH the old
+ * overlay is detached and the ready new one attached right after (a gap of two system calls,
+ * reported in gap_usec). Any failure before that point leaves the old merge untouched. A
+ * hierarchy for which no image ships content is unmerged. Without images, this is unmerge. */
+int sysext_refresh(const SysextOptions *o, SysextResult *ret, GraftError *err);
+
+/* Removes the merge (ours or systemd's) from every hierarchy that carries one. */
+int sysext_unmerge(const SysextOptions *o, SysextResult *ret, GraftError *err);
+
+/* Asks the service manager on the system bus to reload (org.freedesktop.systemd1.Manager.Reload).
+ * Used by merge, refresh and unmerge on the host only. */
+int sysext_reload_manager(GraftError *err);
