@@ -18,6 +18,7 @@
 #define GRAFT_ERROR_UNSUPPORTED      "org.graft.Error.NotSupported"
 #define GRAFT_ERROR_IO               "org.graft.Error.IO"
 #define GRAFT_ERROR_INCOMPATIBLE     "org.graft.Error.Incompatible"
+#define GRAFT_ERROR_CONFLICT         "org.graft.Error.Conflict"
 
 /* Documented exit codes of the graft programs. */
 enum {
@@ -31,6 +32,7 @@ enum {
         EXIT_MISSING = 7,    /* no such image, or a required file is missing */
         EXIT_INCOMPATIBLE = 8, /* the image does not fit this host (release file mismatch) */
         EXIT_PARTIAL = 9,    /* done, but some images were skipped (each reported) */
+        EXIT_CONFLICT = 10,  /* refused because of the host's state: already merged, attached, active */
 };
 
 typedef struct GraftError {

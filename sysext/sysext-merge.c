@@ -160,7 +160,7 @@ static int merge_or_refresh(const SysextOptions *o, bool replace, SysextResult *
         if (!replace)
                 for (size_t i = 0; i < st.n_hierarchies; i++)
                         if (st.hierarchies[i].merged)
-                                return graft_error_set(err, -EBUSY, GRAFT_ERROR_UNSUPPORTED,
+                                return graft_error_set(err, -EBUSY, GRAFT_ERROR_CONFLICT,
                                                        "%s is already merged; use refresh to replace the merge",
                                                        st.hierarchies[i].resolved);
         bool old_wants_reload = replace && status_wants_reload(o, &st);

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What every portable operation starts from: the root (or the live host and its bus), the
+ * attachments found there, and the checks attach and reattach share. Internal to portable/. */
+#pragma once
+
+#include "attach-plan.h"
+#include "bus.h"
+#include "portable.h"
+#include "state.h"
+
+typedef struct Context {
+        const PortableOptions *o;
+        char *root;      /* canonical; NULL: the live host */
+        int root_fd;
+        bool live;       /* no root given: systemd is asked over the bus */
+        sd_bus *bus;
+        bool own_bus;
+        bool no_systemd; /* live, but no system bus to reach (and no --now or --enable asked) */
+        PortableAttachments att;
+        GraftError *err;
+} Context;
+
+int context_init(Context *c, const PortableOptions *o, GraftError *err);
+void context_done(Context *c);
+/* The bus (opened on first use); only on the live host. */
+int context_bus(Context *c, sd_bus **ret);
+
+/* The image path to match attachments against: a path resolved inside the root, or the path the
+ * name finds (NULL when nothing is found by that name: the markers still match by name). */
+int context_match_path(Context *c, const char *image, char **ret);
+
+/* Status of each unit (all unknown with a root, or on a live system where no systemd runs). */
+int context_statuses(Context *c, char * const *units, UnitStatus **ret);
+void unit_statuses_free(UnitStatus *s, size_t n);
+
+/* Directories recorded as created by the attachments of one kind (runtime or not). */
+int context_created_records(const Context *c, bool runtime, char ***ret);
+
+/* Refusals before anything is written: unit attached already (unless replacing[i] for that
+ * attachment), unit file on the host, unit active on the host. */
+int context_check_conflicts(Context *c, const PortableImageSet *s, const bool *replacing, const UnitStatus *st);
+
+/* Units of a set, and the startable ones (templates cannot be started without an instance). */
+int image_set_unit_names(const PortableImageSet *s, char ***ret);
+char **startable_units(char * const *units);
+
+/* Undoes what a plan did (for a failure after the files were written). */
+int context_revert(Context *c, const PortableChanges *done);
