@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Shared between the squashfs reader and writer files only: the one translation of libsquashfs
- * error codes, and the in-memory tree the writer builds from the source directory. */
+ * error codes, the in-memory tree the writer builds from the source directory, and the probing
+ * compressor the writer hands to the block processor. */
 #pragma once
 
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <sqfs/predef.h>
 
@@ -65,3 +67,20 @@ typedef struct SourceScanOptions {
 int source_tree_scan(int src_fd, const char *src_path, const SourceScanOptions *o, SourceTree *ret,
                      GraftError *err);
 void source_tree_done(SourceTree *t);
+
+/* What the incompressibility probe did, summed over all copies of one probing compressor. */
+typedef struct SquashfsProbeStats {
+        _Atomic uint64_t blocks;        /* blocks handed to the compressor */
+        _Atomic uint64_t probed;        /* of those, looked random and were tried with zstd -1 */
+        _Atomic uint64_t stored;        /* of those, stored uncompressed without the real compressor */
+        _Atomic uint64_t stored_bytes;
+} SquashfsProbeStats;
+
+/* A compressor for the block processor's data blocks that behaves like real (of which it takes
+ * its own copy; real stays the caller's) but stores blocks that even zstd -1 cannot shrink by
+ * 1/32 uncompressed, without running real on them (see squashfs-compressor.c for why that is
+ * safe). Copies made with sqfs_copy() share stats, which may be NULL. Returns 0 or SQFS_ERROR_*. */
+int squashfs_probe_compressor_new(const sqfs_compressor_t *real, uint32_t block_size, SquashfsProbeStats *stats,
+                                  sqfs_compressor_t **ret);
+/* The probe's first, cheap stage: whether a sample of the bytes looks random (≥ 7 bits/byte). */
+bool squashfs_block_looks_random(const uint8_t *data, size_t size);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Writing a squashfs from a directory tree with libsquashfs: the output file object (at an
- * offset of a caller's fd), file data through the multi-threaded block processor, then inodes
+ * offset of a caller's fd), file data through the multi-threaded block processor (whose
+ * compressor skips data that is already compressed: squashfs-compressor.c), then inodes
  * and directory listings (children before parents, so each directory knows its entries' inode
  * references), the fragment, export, id and xattr tables, and finally the superblock. The
  * source walk lives in squashfs-tree.c. */
@@ -135,6 +136,8 @@ typedef struct Writer {
         OutFile *file;
         sqfs_super_t super;
         sqfs_compressor_t *cmp, *uncmp;
+        sqfs_compressor_t *data_cmp;    /* cmp behind the incompressibility probe, for file data */
+        SquashfsProbeStats probe_stats;
         sqfs_block_writer_t *blkwr;
         sqfs_frag_table_t *frag;
         sqfs_block_processor_t *proc;
@@ -162,6 +165,7 @@ static void writer_done(Writer *w) {
         sqfs_destroy(w->frag);
         sqfs_destroy(w->ids);
         sqfs_destroy(w->xattrs);
+        sqfs_destroy(w->data_cmp);
         sqfs_destroy(w->uncmp);
         sqfs_destroy(w->cmp);
         if (w->file)
@@ -205,6 +209,11 @@ static int make_compressor(Writer *w, SQFS_COMPRESSOR id, uint32_t block_size, c
                 k = sqfs_compressor_create(&cfg, &w->uncmp);
         if (k != 0)
                 return squashfs_error_set(w->err, k, GRAFT_ERROR_UNSUPPORTED, "setting up %s decompression", name);
+
+        /* File data only: metadata blocks are small and always compress. */
+        k = squashfs_probe_compressor_new(w->cmp, block_size, &w->probe_stats, &w->data_cmp);
+        if (k != 0)
+                return squashfs_error_set(w->err, k, GRAFT_ERROR_UNSUPPORTED, "setting up %s compression", name);
         return 0;
 }
 
@@ -261,7 +270,7 @@ static int writer_setup(Writer *w, int out_fd, uint64_t out_offset) {
                 .max_block_size = block_size,
                 .num_workers = workers,
                 .max_backlog = workers * BACKLOG_PER_WORKER,
-                .cmp = w->cmp,
+                .cmp = w->data_cmp,
                 .wr = w->blkwr,
                 .tbl = w->frag,
                 .file = &w->file->base,

@@ -7,7 +7,13 @@
 # that load from elsewhere hits both alike), the ratio, and the load average before and after.
 # Not part of the test suite. Run as root:
 #   tests/bench/bench-build.sh [RUNS=3] [TREE_MIB=300]
-# GRAFT_BENCH_BUILD_DIR picks the build directory (default: build, built first if needed).
+# GRAFT_BENCH_BUILD_DIR picks the build directory (default: build; set up and built as needed);
+# GRAFT_BENCH_BASELINE=/path/to/graft-image also times another build of graft-image (e.g. an
+# older commit's) on the same tree, to see what a change saved. Last, squashfs-probe.c shows
+# block by block, in one thread, what the writer's incompressibility probe saves on this tree
+# (about a minute; GRAFT_BENCH_PROBE=0 leaves it out). On a shared machine the wall times move
+# with the load; the per-run ratios (each run's graft time over the pipeline run right after
+# it) and the single-thread probe figures are the steadier numbers.
 # The tree: regular files of this machine's /usr/lib and /usr/share (each at most 16 MiB) in a
 # fixed pseudo-random order (sort -R with a constant random source) until TREE_MIB is reached,
 # copied with their modes and owners, plus an extension-release file so that it is a sysext.
@@ -17,11 +23,15 @@ runs=${1:-3}
 tree_mib=${2:-300}
 build=${GRAFT_BENCH_BUILD_DIR:-build}
 
-for t in gensquashfs veritysetup sfdisk openssl base64 sha256sum; do
+for t in gensquashfs veritysetup sfdisk openssl base64 sha256sum bc cc; do
         command -v "$t" >/dev/null || { echo "$t is missing (tools/install-deps)" >&2; exit 1; }
 done
-tools/build "$build"
+# Only what the benchmark runs, so that work in progress elsewhere in the tree does not stop it.
+[[ -f $build/build.ninja ]] || meson setup "$build" >/dev/null
+ninja -C "$build" images/graft-image images/libgraft-images.a common/libgraft-common.a >/dev/null ||
+        { echo "building graft-image in $build failed" >&2; exit 1; }
 G=$PWD/$build/images/graft-image
+B=${GRAFT_BENCH_BASELINE:-}
 jobs=$(nproc)
 # graft-image uses libsquashfs's default zstd level; the pipeline is told the same level.
 level=$(awk '/define SQFS_ZSTD_DEFAULT_LEVEL/ { gsub(/[()]/, "", $3); print $3 }' \
@@ -36,7 +46,7 @@ tree=$w/tree
 echo "making a ${tree_mib} MiB tree in $tree"
 find /usr/lib /usr/share -xdev -type f -readable -size -16385k -printf '%s %p\n' 2>/dev/null |
         sort -R --random-source=<(yes graft-bench) |
-        awk -v cap=$((tree_mib << 20)) 't >= cap { exit } { t += $1; print substr($0, index($0, " ") + 2) }' |
+        awk -v cap=$((tree_mib << 20)) 't < cap { t += $1; print substr($0, index($0, " ") + 2) }' |
         sort >"$w/files.txt"
 mkdir "$tree"
 tar -C / --no-recursion --verbatim-files-from -cf - -T "$w/files.txt" 2>/dev/null | tar -C "$tree" -xf -
@@ -48,9 +58,9 @@ mkdir -p "$w/keys" "$w/root/etc/verity.d" "$w/p"
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$w/keys/k.pem" -out "$w/keys/c.pem" -subj /CN=bench -days 30 2>/dev/null
 cp "$w/keys/c.pem" "$w/root/etc/verity.d/bench.crt"
 
-graft_build() {
+graft_build() { # graft-image binary
         rm -f "$w/A.raw"
-        "$G" build "$tree" -o "$w/A.raw" --name bench --version 1 --key "$w/keys/k.pem" --cert "$w/keys/c.pem" -q
+        "$1" build "$tree" -o "$w/A.raw" --name bench --version 1 --key "$w/keys/k.pem" --cert "$w/keys/c.pem" -q
 }
 
 # The pipeline, as one script so that its time covers every tool it runs.
@@ -99,7 +109,7 @@ pipeline() {
 # Both must produce an image that graft-image verify accepts against the throwaway key.
 pipeline
 "$G" verify -q --root="$w/root" --image-policy=root=signed "$w/p/P.raw"
-graft_build
+graft_build "$G"
 "$G" verify -q --root="$w/root" --image-policy=root=signed "$w/A.raw"
 
 time_it() { # appends "wall user+sys" in seconds to $1
@@ -111,10 +121,15 @@ time_it() { # appends "wall user+sys" in seconds to $1
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-: >"$w/graft.t"; : >"$w/pipe.t"
+: >"$w/graft.t"; : >"$w/pipe.t"; : >"$w/base.t"
 for ((i = 0; i < runs; i++)); do
-        time_it "$w/graft.t" graft_build
+        time_it "$w/graft.t" graft_build "$G"
+        graft_size=$(stat -c %s "$w/A.raw")
         time_it "$w/pipe.t" pipeline
+        if [[ -n $B ]]; then
+                time_it "$w/base.t" graft_build "$B"
+                base_size=$(stat -c %s "$w/A.raw")
+        fi
 done
 echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -122,7 +137,22 @@ gw=$(cut -d' ' -f1 "$w/graft.t" | median); gc=$(cut -d' ' -f2 "$w/graft.t" | med
 pw=$(cut -d' ' -f1 "$w/pipe.t" | median); pc=$(cut -d' ' -f2 "$w/pipe.t" | median)
 printf 'tree: %d files, %.1f MiB; zstd level %s; %d runs each, median; %d CPUs\n' \
         "$n_files" "$(echo "$tree_bytes / 1048576" | bc -l)" "$level" "$runs" "$jobs"
-printf 'graft-image build:  %7.2f s wall  %7.2f s CPU  image %d bytes\n' "$gw" "$gc" "$(stat -c %s "$w/A.raw")"
+printf 'graft-image build:  %7.2f s wall  %7.2f s CPU  image %d bytes\n' "$gw" "$gc" "$graft_size"
 printf 'pipeline:           %7.2f s wall  %7.2f s CPU  image %d bytes\n' "$pw" "$pc" "$(stat -c %s "$w/p/P.raw")"
 printf 'ratio graft/pipeline: %.2f wall, %.2f CPU  (target <= 0.80)\n' \
         "$(echo "$gw / $pw" | bc -l)" "$(echo "$gc / $pc" | bc -l)"
+paste -d' ' "$w/graft.t" "$w/pipe.t" | awk '{ printf "%.3f %.3f\n", $1 / $3, $2 / $4 }' >"$w/ratio.t"
+printf 'median of per-run ratios: %.2f wall, %.2f CPU\n' \
+        "$(cut -d' ' -f1 "$w/ratio.t" | median)" "$(cut -d' ' -f2 "$w/ratio.t" | median)"
+if [[ -n $B ]]; then
+        bw=$(cut -d' ' -f1 "$w/base.t" | median); bcpu=$(cut -d' ' -f2 "$w/base.t" | median)
+        printf 'baseline %s:\n                    %7.2f s wall  %7.2f s CPU  image %d bytes\n' "$B" "$bw" "$bcpu" "$base_size"
+        printf 'ratio graft/baseline: %.2f wall, %.2f CPU\n' "$(echo "$gw / $bw" | bc -l)" "$(echo "$gc / $bcpu" | bc -l)"
+fi
+
+if [[ ${GRAFT_BENCH_PROBE:-1} != 0 ]]; then
+        # shellcheck disable=SC2046 # the flags are words
+        cc -O2 -D_GNU_SOURCE -Iimages -Icommon tests/bench/squashfs-probe.c "$build/images/libgraft-images.a" \
+                "$build/common/libgraft-common.a" $(pkg-config --libs libsquashfs1 2>/dev/null || echo -lsquashfs) -o "$w/squashfs-probe"
+        (cd "$tree" && find . -type f | sort | "$w/squashfs-probe" zstd)
+fi
