@@ -22,100 +22,8 @@
 #include "fileio.h"
 #include "loop-mount.h"
 #include "squashfs.h"
+#include "test-tree.h"
 #include "tests.h"
-
-#define MB (1024u * 1024u)
-
-_printf_(1, 2)
-static char *pathf(const char *format, ...) {
-        char *p = NULL;
-        va_list ap;
-        va_start(ap, format);
-        ASSERT_TRUE(vasprintf(&p, format, ap) >= 0);
-        va_end(ap);
-        return p;
-}
-
-_printf_(1, 2)
-static int run(const char *format, ...) {
-        _cleanup_free_ char *cmd = NULL;
-        va_list ap;
-        va_start(ap, format);
-        ASSERT_TRUE(vasprintf(&cmd, format, ap) >= 0);
-        va_end(ap);
-        int r = system(cmd);
-        return WIFEXITED(r) ? WEXITSTATUS(r) : 128;
-}
-
-static void write_file(const char *path, const void *data, size_t size, mode_t mode) {
-        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        ASSERT_TRUE(fd >= 0);
-        ASSERT_OK(pwrite_full(fd, data, size, 0));
-        ASSERT_OK(fchmod(fd, mode));
-        close(fd);
-}
-
-static void random_bytes(void *buf, size_t n) {
-        for (size_t i = 0; i < n;) {
-                ssize_t k = getrandom((uint8_t *) buf + i, n - i, 0);
-                ASSERT_TRUE(k > 0);
-                i += (size_t) k;
-        }
-}
-
-static bool xattrs_supported;
-
-static void make_tree(const char *root) {
-        static const char *dirs[] = { "usr", "usr/bin", "usr/lib", "usr/lib/deep", "empty", "many" };
-        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
-                _cleanup_free_ char *p = pathf("%s/%s", root, dirs[i]);
-                ASSERT_OK(mkdir(p, 0755));
-        }
-        _cleanup_free_ char *small = pathf("%s/small", root), *empty = pathf("%s/empty-file", root),
-                            *big = pathf("%s/usr/lib/big", root), *tool = pathf("%s/usr/bin/tool", root),
-                            *hard = pathf("%s/usr/bin/tool-hardlink", root), *secret = pathf("%s/secret", root),
-                            *fifo = pathf("%s/fifo", root), *sock = pathf("%s/usr/socket", root),
-                            *chr = pathf("%s/usr/null-ish", root), *blk = pathf("%s/usr/blockdev", root),
-                            *abs = pathf("%s/link-abs", root), *rel = pathf("%s/usr/lib/link-rel", root),
-                            *dang = pathf("%s/link-dangling", root);
-        write_file(small, "hello\n", 6, 0644);
-        write_file(empty, "", 0, 0644);
-        size_t n = 3 * MB + 12345;
-        _cleanup_free_ uint8_t *b = malloc(n);
-        random_bytes(b, n);
-        memset(b + MB, 'x', MB); /* a compressible middle */
-        write_file(big, b, n, 0644);
-        write_file(tool, "#!/bin/sh\n", 10, 04755);
-        ASSERT_OK(link(tool, hard));
-        write_file(secret, "secret\n", 7, 0000);
-        ASSERT_OK(mkfifo(fifo, 0600));
-        int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        ASSERT_TRUE(s >= 0 && strlen(sock) < sizeof(sa.sun_path));
-        strcpy(sa.sun_path, sock);
-        ASSERT_OK(bind(s, (struct sockaddr *) &sa, sizeof(sa)));
-        close(s);
-        ASSERT_OK(mknod(chr, S_IFCHR | 0666, makedev(1, 3)));
-        ASSERT_OK(mknod(blk, S_IFBLK | 0600, makedev(259, 70000)));
-        ASSERT_OK(symlink("/usr/bin/tool", abs));
-        ASSERT_OK(symlink("../bin/tool", rel));
-        ASSERT_OK(symlink("/does/not/exist", dang));
-        ASSERT_OK(lchown(small, 1234, 5678));
-        for (unsigned i = 0; i < 500; i++) {
-                _cleanup_free_ char *p = pathf("%s/many/f%03u", root, i), *c = pathf("file %u\n", i);
-                write_file(p, c, strlen(c), 0644);
-        }
-        xattrs_supported = setxattr(small, "user.graft", "yes", 3, 0) >= 0;
-        if (xattrs_supported) {
-                _cleanup_free_ char *usr = pathf("%s/usr", root);
-                ASSERT_OK(setxattr(usr, "user.graft.dir", "dir", 3, 0));
-        } else
-                fprintf(stderr, "(user.* xattrs refused under /tmp: xattr checks skipped)\n");
-}
-
-static void read_whole(const char *path, char **ret, size_t *ret_size) {
-        ASSERT_OK(read_full_file_at(AT_FDCWD, path, 64 * MB, ret, ret_size));
-}
 
 static void check_xattrs(const char *a, const char *b) {
         char la[4096];
@@ -276,17 +184,6 @@ static void attach_mount_compare(const char *scratch, const char *file, uint64_t
         close(fd);
 }
 
-static char *scratch_new(void) {
-        char *d = strdup("/tmp/graft-test-loop.XXXXXX");
-        ASSERT_TRUE(d && mkdtemp(d));
-        return d;
-}
-
-static void scratch_remove(char *d) {
-        ASSERT_EQ(run("rm -rf '%s'", d), 0);
-        free(d);
-}
-
 TEST(squashfs_loop_mount) {
         char *scratch = scratch_new();
         _cleanup_free_ char *src = pathf("%s/src", scratch), *img = pathf("%s/image.sqfs", scratch);
@@ -315,6 +212,9 @@ TEST(erofs_loop_mount) {
         _cleanup_free_ char *src = pathf("%s/src", scratch), *img = pathf("%s/image.erofs", scratch);
         ASSERT_OK(mkdir(src, 0755));
         make_tree(src);
+        /* mkfs.erofs 1.5 fails (ENOENT) on the tree's 255-byte file name; the kernel side is what
+         * this test is about, so that one entry goes. */
+        ASSERT_EQ(run("rm -f '%s'/usr/long-n*", src), 0);
         ASSERT_EQ(run("mkfs.erofs --quiet '%s' '%s' >/dev/null 2>&1", img, src), 0);
 
         uint64_t size;

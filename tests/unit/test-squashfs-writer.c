@@ -6,7 +6,7 @@
 #include <sqfs/compressor.h>
 
 #include "squashfs-internal.h"
-#include "squashfs-tests.h"
+#include "test-tree.h"
 
 typedef struct Progress {
         uint64_t done, total;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The squashfs reader: the oracle tree written by squashfs_write_tree and read back in place
  * (inside a bigger file), and images made by mksquashfs, including hostile byte-patched ones. */
-#include "squashfs-tests.h"
+#include "test-tree.h"
 
 /* The test tree written as xz into a bigger file, at 1 MiB with junk around it, and opened. */
 typedef struct Written {

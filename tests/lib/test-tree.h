@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Shared by the squashfs test programs (test-squashfs.c: the reader; test-squashfs-writer.c: the
- * writer against the peers): scratch directories, running the peer tools, and the oracle tree
- * that both build and compare against. Included by exactly one .c file per test program. */
+/* Shared by the test programs that build a tree and compare it with what comes back
+ * (test-squashfs.c: the reader; test-squashfs-writer.c: the writer against the peers;
+ * test-loop-mount.c: the kernel's view of a mounted image): scratch directories, running the peer
+ * tools, and the oracle tree with every inode type. Included by exactly one .c file per program. */
 #pragma once
 
 #include <dirent.h>
@@ -39,7 +40,7 @@ static int run(const char *format, ...) {
         return WIFEXITED(r) ? WEXITSTATUS(r) : 128;
 }
 
-static bool have_program(const char *name) {
+_unused_ static bool have_program(const char *name) {
         return run("command -v %s >/dev/null 2>&1", name) == 0;
 }
 
@@ -195,7 +196,7 @@ static void make_tree_attributes(const char *root) {
                 fprintf(stderr, "(not root: device nodes and owners skipped)\n");
 }
 
-static int build_image(const char *src, const char *out, uint64_t offset, const SquashfsWriteOptions *o,
+_unused_ static int build_image(const char *src, const char *out, uint64_t offset, const SquashfsWriteOptions *o,
                        uint64_t *ret_size, GraftError *err) {
         int fd = open(out, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
         ASSERT_TRUE(fd >= 0);
@@ -208,7 +209,7 @@ static void read_whole(const char *path, char **ret, size_t *ret_size) {
         ASSERT_OK(read_full_file_at(AT_FDCWD, path, 64 * MB, ret, ret_size));
 }
 
-static unsigned count_entries(const char *dir) {
+_unused_ static unsigned count_entries(const char *dir) {
         DIR *d = opendir(dir);
         ASSERT_TRUE(d);
         unsigned n = 0;
