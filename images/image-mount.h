@@ -9,17 +9,28 @@
 
 typedef struct ImageMount {
         char *target;
-        char *verity_device; /* dm name, removed by image_umount(); NULL without dm-verity */
-        bool kernel_verity;  /* reads are checked by the kernel */
-        char *how;           /* for logs: "dm-verity device graft-…", "loop device /dev/loop3", … */
+        char *verity_device;   /* dm name ("graft-" + root hash); NULL without dm-verity */
+        bool kernel_verity;    /* reads are checked by the kernel */
+        bool kernel_signature; /* the kernel checked the root hash signature too */
+        bool shared;           /* the dm device was active already (another mount of the image) */
+        /* For logs, saying which checks were relied on: "dm-verity device graft-… (/dev/dm-0);
+         * signature checked in userspace only (…): the kernel refused the signature (…)",
+         * "loop device /dev/loop3; hash tree checked in userspace before mounting, reads are not
+         * checked (the kernel has no device-mapper …)", … */
+        char *how;
 } ImageMount;
 
 void image_mount_done(ImageMount *m);
 
-/* options: what to add to "ro,nodev" (e.g. "nosuid", "noexec"), or NULL. */
+/* With dm-verity the device is activated (or shared, when the same root hash is active already)
+ * through verity_device_open(), with the image's trusted signature for the kernel to check where
+ * it can, and marked for deferred removal: it goes away with the last mount of it, whoever
+ * unmounts it (an overlay holding it as a layer included), and its loop devices follow.
+ * options: what to add to "ro,nodev" (e.g. "nosuid", "noexec"), or NULL. */
 int image_mount(const DissectedImage *image, const ImageVerification *v, const char *target, const char *options,
                 ImageMount *ret, GraftError *err);
 
-/* Unmounts (lazily) and releases the dm-verity device if one was used; a device still held by
- * another mount of the same image stays. */
+/* Unmounts (lazily). A dm-verity device goes away by itself with its last user (deferred
+ * removal, see above): right after this when nothing else uses it, else when another mount of the
+ * same image (or a file still open on this lazily detached one) goes. */
 int image_umount(ImageMount *m, GraftError *err);

@@ -188,6 +188,21 @@ int image_verify_hash_tree(const DissectedImage *image, const char *expected_hex
         return r < 0 ? graft_error_prefix(err, r, "%s", image->path) : 0;
 }
 
+/* The hash tree through o->cache: 1 if it was known verified, 0 if it was hashed now. */
+static int verify_hash_tree_cached(const DissectedImage *image, const char *expected_hex, const ImageVerifyOptions *o,
+                                   VerityResult *ret, GraftError *err) {
+        if (verify_cache_lookup(o->cache, &image->data.range, &image->verity.range, expected_hex, ret) > 0)
+                return 1;
+        _cleanup_(verify_cache_key_freep) VerifyCacheKey *before = NULL;
+        if (o->cache)
+                (void) verify_cache_key(&image->data.range, &image->verity.range, &before);
+        int r = image_verify_hash_tree(image, expected_hex, o, ret, err);
+        if (r < 0)
+                return r;
+        (void) verify_cache_store(o->cache, &image->data.range, &image->verity.range, before, ret);
+        return 0;
+}
+
 int image_verify(const DissectedImage *image, const ImageVerifyOptions *o, ImageVerification *ret,
                  GraftError *err) {
         _cleanup_(image_verification_done) ImageVerification v = {};
@@ -233,9 +248,10 @@ int image_verify(const DissectedImage *image, const ImageVerifyOptions *o, Image
 
         if (image->verity.found) {
                 VerityResult vr;
-                r = image_verify_hash_tree(image, expected, o, &vr, err);
+                r = verify_hash_tree_cached(image, expected, o, &vr, err);
                 if (r < 0)
                         return r;
+                v.hash_tree_cached = r > 0;
                 v.root_hash_hex = hexmem(vr.root_hash, vr.root_hash_size);
                 if (!v.root_hash_hex)
                         return -ENOMEM;

@@ -8,6 +8,7 @@
 #include "policy.h"
 #include "progress.h"
 #include "verity.h"
+#include "verify-cache.h"
 
 typedef struct ImageVerifyOptions {
         const char *root;            /* where the verity.d trust store lives; NULL: the host */
@@ -21,6 +22,10 @@ typedef struct ImageVerifyOptions {
          * image verity-only instead of failing; the policy then decides. A signature that does not
          * verify at all is always an error. */
         bool untrusted_signature_ok;
+        /* Hash trees verified before while their files were unchanged are not hashed again
+         * (verify-cache.h); the signature, the policy and the entry names are checked anyway.
+         * NULL: always hash. */
+        VerifyCache *cache;
 } ImageVerifyOptions;
 
 typedef struct ImageVerification {
@@ -32,6 +37,7 @@ typedef struct ImageVerification {
         bool uuids_match_root_hash;  /* GPT: partition UUIDs derived from the root hash */
         VerityParams params;
         uint64_t inodes;             /* squashfs inodes walked */
+        bool hash_tree_cached;       /* the hash tree was not read: o->cache knew it verified */
 } ImageVerification;
 
 void image_verification_done(ImageVerification *v);

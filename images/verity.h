@@ -90,13 +90,13 @@ bool verity_kernel_available(const char **ret_reason);
 
 /* Activates a read-only dm-verity device through libcryptsetup, with a root hash that was
  * verified in userspace first (or whose signature was). The caller provides block devices (loop
- * devices over the partitions, see loop-mount.h). The device name is "graft-" + the root hash
- * hex (cut to device-mapper's 127 characters), so an image that is already active is shared,
- * not opened twice; a device of that name with another root hash is -EEXIST. The signature is
- * handed to the kernel when it checks signatures; if the kernel refuses it (certificate not in
- * its keyring) and does not require signatures, the device is activated with the root hash
- * alone. Returns -EOPNOTSUPP, GRAFT_ERROR_UNSUPPORTED, "dm-verity is not available: <reason>;
- * the image was verified in userspace instead" when the kernel cannot. */
+ * devices over the partitions, see loop-mount.h). The device name is verity_device_name(): an
+ * image that is already active is shared, not opened twice; a device of that name with another
+ * root hash is -EEXIST. The signature is handed to the kernel when it checks signatures; if the
+ * kernel refuses it (certificate not in its keyring) and does not require signatures, the device
+ * is activated with the root hash alone. Returns -EOPNOTSUPP, GRAFT_ERROR_UNSUPPORTED,
+ * "dm-verity is not available: <reason>; the image was verified in userspace instead" when the
+ * kernel cannot. */
 typedef struct VerityActivation {
         const char *data_device;
         const char *hash_device;
@@ -107,6 +107,37 @@ typedef struct VerityActivation {
         size_t signature_size;
 } VerityActivation;
 int verity_activate(const VerityActivation *a, char **ret_device_path, GraftError *err);
-/* -EBUSY while the device is still in use (e.g. shared with another mount), -ENODEV if no such
- * device is active, -EOPNOTSUPP as above. */
+
+/* "graft-" + the root hash in lowercase hex, cut to device-mapper's 127 characters (sha512);
+ * sharing compares the whole root hash. NULL on allocation failure. */
+char *verity_device_name(const uint8_t *root_hash, size_t root_hash_size);
+
+/* An active device held open: what image_mount() uses. */
+typedef struct VerityDevice {
+        char *name;              /* "graft-<root hash hex>" */
+        char *node;              /* a node that is this device: /dev/mapper/NAME, else /dev/dm-N */
+        int fd;                  /* holds the device (read-only) until verity_device_done() */
+        bool shared;             /* it was active already: another mount of the same image */
+        bool kernel_signature;   /* the kernel checked the root hash signature (dm-verity's
+                                  * root_hash_sig_key_desc, against its trusted keyrings) */
+        char *signature_note;    /* a signature was given but the kernel did not check it: why */
+} VerityDevice;
+
+/* Closes the fd. With the deferred removal verity_device_open() requested, the device goes away
+ * here unless a mount (or anybody else) uses it by now. */
+void verity_device_done(VerityDevice *d);
+
+/* verity_activate(), then opens the device and asks for deferred removal, so that the device
+ * goes away by itself with its last user: the caller mounts ret->node while ret->fd holds it, and
+ * from then on the mount keeps it alive; unmounting the last mount frees it, then the loop
+ * devices below it (autoclear). Nothing leaks if the caller dies half way. A shared device that
+ * disappears between the lookup and the open (its last user just went) is activated again. */
+int verity_device_open(const VerityActivation *a, VerityDevice *ret, GraftError *err);
+
+/* Removes the device now when nobody uses it, else as soon as its last user goes (deferred
+ * removal). -ENODEV (GRAFT_ERROR_NO_SUCH_IMAGE) if no such device is active, -EOPNOTSUPP as above. */
+int verity_release(const char *device_name, GraftError *err);
+
+/* Removes the device now: -EBUSY while it is still in use (e.g. shared with another mount),
+ * -ENODEV if no such device is active, -EOPNOTSUPP as above. */
 int verity_deactivate(const char *device_name, GraftError *err);

@@ -97,8 +97,7 @@ static void attaching_done(Attaching *a) {
 static int attaching_load(Context *c, const char *image, char * const *prefixes, Attaching *a) {
         int r = profile_find(c->root, c->o->profile ?: "default", &a->profile, c->err);
         if (r >= 0)
-                r = portable_image_set_load(c->root, image, c->o->extensions, prefixes, c->o->image_policy, &a->set,
-                                            c->err);
+                r = portable_image_set_load(c->root, c->o, image, prefixes, &a->set, c->err);
         if (r >= 0)
                 r = image_set_unit_names(&a->set, &a->units);
         if (r >= 0)

@@ -100,17 +100,17 @@ static int run_attach(AttachFn fn, int argc, char **argv, const char *what) {
 }
 
 int verb_attach(int argc, char **argv, void *userdata) {
-        return run_attach(portable_attach, argc, argv, "cannot attach the image");
+        return run_attach(arg_bus ? pctl_bus_attach : portable_attach, argc, argv, "cannot attach the image");
 }
 
 int verb_reattach(int argc, char **argv, void *userdata) {
-        return run_attach(portable_reattach, argc, argv, "cannot reattach the image");
+        return run_attach(arg_bus ? pctl_bus_reattach : portable_reattach, argc, argv, "cannot reattach the image");
 }
 
 int verb_detach(int argc, char **argv, void *userdata) {
         _cleanup_graft_error_ GraftError e = GRAFT_ERROR_INIT;
         _cleanup_(portable_result_done) PortableResult res = {};
-        int r = portable_detach(&arg_options, argv[1], &res, &e);
+        int r = (arg_bus ? pctl_bus_detach : portable_detach)(&arg_options, argv[1], &res, &e);
         if (r < 0)
                 return fail(&e, r, "cannot detach the image");
         return print_result(&res);
@@ -119,7 +119,7 @@ int verb_detach(int argc, char **argv, void *userdata) {
 int verb_is_attached(int argc, char **argv, void *userdata) {
         _cleanup_graft_error_ GraftError e = GRAFT_ERROR_INIT;
         PortableState s;
-        int r = portable_is_attached(&arg_options, argv[1], &s, &e);
+        int r = (arg_bus ? pctl_bus_is_attached : portable_is_attached)(&arg_options, argv[1], &s, &e);
         if (r < 0)
                 return fail(&e, r, "cannot tell whether the image is attached");
         if (arg_json) {
@@ -147,7 +147,7 @@ int verb_list(int argc, char **argv, void *userdata) {
         _cleanup_graft_error_ GraftError e = GRAFT_ERROR_INIT;
         PortableImageInfo *l = NULL;
         size_t n = 0;
-        int r = portable_list(&arg_options, &l, &n, &e);
+        int r = (arg_bus ? pctl_bus_list : portable_list)(&arg_options, &l, &n, &e);
         if (r < 0)
                 return fail(&e, r, "cannot list the images");
         r = EXIT_OK;
@@ -240,11 +240,42 @@ static void inspect_text(const PortableInspection *in) {
 int verb_inspect(int argc, char **argv, void *userdata) {
         _cleanup_graft_error_ GraftError e = GRAFT_ERROR_INIT;
         _cleanup_(portable_inspection_done) PortableInspection in = {};
-        int r = portable_inspect(&arg_options, argv[1], argc > 2 ? argv + 2 : NULL, &in, &e);
+        int r = (arg_bus ? pctl_bus_inspect : portable_inspect)(&arg_options, argv[1], argc > 2 ? argv + 2 : NULL, &in, &e);
         if (r < 0)
                 return fail(&e, r, "cannot inspect the image");
         if (arg_json)
                 return inspect_json(&in);
         inspect_text(&in);
+        return EXIT_OK;
+}
+
+int verb_remove(int argc, char **argv, void *userdata) {
+        for (int i = 1; i < argc; i++) {
+                _cleanup_graft_error_ GraftError e = GRAFT_ERROR_INIT;
+                int r = (arg_bus ? pctl_bus_remove : portable_remove)(&arg_options, argv[i], &e);
+                if (r < 0)
+                        return fail(&e, r, "cannot remove the image");
+                if (!arg_quiet && arg_json == JSON_OFF)
+                        printf("Removed %s.\n", argv[i]);
+        }
+        return EXIT_OK;
+}
+
+int verb_read_only(int argc, char **argv, void *userdata) {
+        _cleanup_graft_error_ GraftError e = GRAFT_ERROR_INIT;
+        bool ro = true;
+        if (argc > 2) {
+                if (streq(argv[2], "yes") || streq(argv[2], "true") || streq(argv[2], "1"))
+                        ro = true;
+                else if (streq(argv[2], "no") || streq(argv[2], "false") || streq(argv[2], "0"))
+                        ro = false;
+                else
+                        return log_error("read-only takes yes or no, not \"%s\"", argv[2]), EXIT_USAGE;
+        }
+        int r = (arg_bus ? pctl_bus_set_read_only : portable_set_read_only)(&arg_options, argv[1], ro, &e);
+        if (r < 0)
+                return fail(&e, r, "cannot change the image");
+        if (!arg_quiet && arg_json == JSON_OFF)
+                printf("Image %s is now %s.\n", argv[1], ro ? "read-only" : "writable");
         return EXIT_OK;
 }

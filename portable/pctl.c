@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <string.h>
 
+#include "bus-util.h"
 #include "graft-config.h"
 #include "log.h"
 #include "pctl.h"
@@ -16,6 +17,8 @@ bool arg_quiet = false;
 bool arg_legend = true;
 static ImagePolicy arg_image_policy;
 static char **arg_extensions = NULL;
+static BusTransport arg_transport = BUS_TRANSPORT_AUTO;
+static const char *arg_host = NULL;
 
 enum {
         ARG_VERSION = 0x100,
@@ -32,6 +35,7 @@ enum {
         ARG_JSON,
         ARG_NO_LEGEND,
         ARG_IMAGE_POLICY,
+        ARG_DIRECT,
 };
 
 static void help(void) {
@@ -46,7 +50,9 @@ static void help(void) {
                "                         Replace an attached version of IMAGE by this one\n"
                "  inspect IMAGE [PREFIX...]\n"
                "                         Show the image, its units and what attach writes\n"
-               "  is-attached IMAGE      Show whether IMAGE is attached\n\n"
+               "  is-attached IMAGE      Show whether IMAGE is attached\n"
+               "  remove IMAGE...        Remove images (not attached ones)\n"
+               "  read-only IMAGE [BOOL] Mark an image read-only (or writable)\n\n"
                "Options:\n"
                "  -h --help              Show this help\n"
                "     --version           Show the package version\n"
@@ -60,6 +66,9 @@ static void help(void) {
                "     --extension=IMAGE   Add an extension image (repeatable)\n"
                "     --force             Detach units even while they are active\n"
                "     --root=DIR          Work on a directory tree, offline (no systemd)\n"
+               "     --direct            Do the work here, not through graftd\n"
+               "  -H --host=[USER@]HOST  Through graftd on a remote host (over SSH)\n"
+               "  -M --machine=NAME      Through graftd in a local container\n"
                "     --image-policy=P    Image policy to enforce (default: signed when a\n"
                "                         trusted certificate is installed)\n"
                "     --json=FORMAT       Output JSON: short or pretty\n"
@@ -116,10 +125,13 @@ static int parse_argv(int argc, char **argv) {
                 { "json", optional_argument, NULL, ARG_JSON },
                 { "no-legend", no_argument, NULL, ARG_NO_LEGEND },
                 { "quiet", no_argument, NULL, 'q' },
+                { "direct", no_argument, NULL, ARG_DIRECT },
+                { "host", required_argument, NULL, 'H' },
+                { "machine", required_argument, NULL, 'M' },
                 {}
         };
         int c;
-        while ((c = getopt_long(argc, argv, "hp:q", options, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "hp:qH:M:", options, NULL)) >= 0) {
                 switch (c) {
                 case 'h':
                         help();
@@ -157,6 +169,14 @@ static int parse_argv(int argc, char **argv) {
                 case 'q':
                         arg_quiet = true;
                         break;
+                case ARG_DIRECT:
+                        arg_transport = BUS_TRANSPORT_DIRECT;
+                        break;
+                case 'H':
+                case 'M':
+                        arg_transport = c == 'H' ? BUS_TRANSPORT_REMOTE : BUS_TRANSPORT_MACHINE;
+                        arg_host = optarg;
+                        break;
                 case '?':
                         return -EINVAL;
                 default:
@@ -165,7 +185,20 @@ static int parse_argv(int argc, char **argv) {
                 }
         }
         arg_options.extensions = arg_extensions;
+        if (arg_host && (arg_options.root || arg_transport == BUS_TRANSPORT_DIRECT))
+                return log_error("-H/-M go through graftd; they cannot be combined with --root or --direct"), -EINVAL;
         return 1;
+}
+
+/* graftd when it is reachable (and not --root or --direct), else in-process. */
+static int connect_graftd(void) {
+        _cleanup_graft_error_ GraftError e = GRAFT_ERROR_INIT;
+        BusTransport t = arg_options.root ? BUS_TRANSPORT_DIRECT : arg_transport;
+        int r = bus_connect_graftd(t, arg_host, &arg_bus, &e);
+        if (r < 0)
+                return log_graft_error(&e, r, "cannot reach graftd");
+        arg_bus_local = t == BUS_TRANSPORT_AUTO;
+        return 0;
 }
 
 int main(int argc, char **argv) {
@@ -176,6 +209,8 @@ int main(int argc, char **argv) {
                 { "reattach", 2, VERB_ANY, 0, verb_reattach },
                 { "inspect", 2, VERB_ANY, 0, verb_inspect },
                 { "is-attached", 2, 2, 0, verb_is_attached },
+                { "remove", 2, VERB_ANY, 0, verb_remove },
+                { "read-only", 2, 3, 0, verb_read_only },
                 {}
         };
         log_set_program(program_invocation_short_name);
@@ -186,7 +221,12 @@ int main(int argc, char **argv) {
         }
         if (arg_quiet)
                 log_set_max_level(LOG_ERR);
+        if (connect_graftd() < 0) {
+                strv_free(arg_extensions);
+                return EXIT_FAILED;
+        }
         r = dispatch_verb(argc - optind, argv + optind, verbs, NULL);
+        sd_bus_flush_close_unref(arg_bus);
         strv_free(arg_extensions);
         return r;
 }

@@ -94,7 +94,8 @@ static int locate(const char *root, const DiscoveredImage *d, const char *name_o
         return 0;
 }
 
-static int verify(const char *root, PortableImage *img, const ImagePolicy *policy, GraftError *err) {
+static int verify(const char *root, PortableImage *img, const PortableOptions *o, GraftError *err) {
+        const ImagePolicy *policy = o->image_policy;
         ImagePolicy fallback;
         if (!policy) {
                 int r = image_policy_default(root, &fallback, err);
@@ -106,6 +107,7 @@ static int verify(const char *root, PortableImage *img, const ImagePolicy *polic
                 .root = root,
                 .policy = policy,
                 .untrusted_signature_ok = true, /* then verity-only; the policy decides */
+                .cache = o->verify_cache,
         };
         _cleanup_(image_verification_done) ImageVerification v = {};
         int r = image_verify(img->dissected, &vo, &v, err);
@@ -116,7 +118,7 @@ static int verify(const char *root, PortableImage *img, const ImagePolicy *polic
         return 0;
 }
 
-int portable_image_load(const char *root, const char *name_or_path, bool extension, const ImagePolicy *policy,
+int portable_image_load(const char *root, const char *name_or_path, bool extension, const PortableOptions *o,
                         PortableImage **ret, GraftError *err) {
         _cleanup_(discovered_image_done) DiscoveredImage d = {};
         int r = image_find(root, IMAGE_CLASS_PORTABLE, _ARCHITECTURE_INVALID, name_or_path, &d, err);
@@ -142,7 +144,7 @@ int portable_image_load(const char *root, const char *name_or_path, bool extensi
                 if (!img->version)
                         return -ENOMEM;
         }
-        r = verify(root, img, policy, err);
+        r = verify(root, img, o, err);
         if (r < 0)
                 return r;
 
@@ -365,17 +367,19 @@ static int cmp_unit(const void *a, const void *b) {
         return strcmp(((const PortableUnit *) a)->name, ((const PortableUnit *) b)->name);
 }
 
-int portable_image_set_load(const char *root, const char *image, char * const *extensions, char * const *prefixes,
-                            const ImagePolicy *policy, PortableImageSet *ret, GraftError *err) {
+int portable_image_set_load(const char *root, const PortableOptions *o, const char *image, char * const *prefixes,
+                            PortableImageSet *ret, GraftError *err) {
         _cleanup_(portable_image_set_done) PortableImageSet s = {};
+        char * const *extensions = o->extensions;
         ImagePolicy fallback;
-        if (!policy) { /* once, not per image */
+        PortableOptions with = *o;
+        if (!with.image_policy) { /* once, not per image */
                 int r = image_policy_default(root, &fallback, err);
                 if (r < 0)
                         return r;
-                policy = &fallback;
+                with.image_policy = &fallback;
         }
-        int r = portable_image_load(root, image, false, policy, &s.image, err);
+        int r = portable_image_load(root, image, false, &with, &s.image, err);
         if (r < 0)
                 return r;
         size_t n = strv_length(extensions);
@@ -385,7 +389,7 @@ int portable_image_set_load(const char *root, const char *image, char * const *e
                         return -ENOMEM;
         }
         for (size_t i = 0; i < n; i++) {
-                r = portable_image_load(root, extensions[i], true, policy, &s.extensions[i], err);
+                r = portable_image_load(root, extensions[i], true, &with, &s.extensions[i], err);
                 if (r < 0)
                         return r;
                 s.n_extensions++;

@@ -31,9 +31,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(PortableImage *, portable_image_free);
 
 /* Finds, dissects and verifies an image (or, with extension, an extension image, whose
  * extension-release.NAME must exist). root is canonical (portable_root_canonicalize). A refused
- * verification is reported as image_verify() words it, prefixed by nothing: its message names the
+ * verification (under o->image_policy, through o->verify_cache) is reported as image_verify() words it, prefixed by nothing: its message names the
  * image already. */
-int portable_image_load(const char *root, const char *name_or_path, bool extension, const ImagePolicy *policy,
+int portable_image_load(const char *root, const char *name_or_path, bool extension, const PortableOptions *o,
                         PortableImage **ret, GraftError *err);
 
 typedef struct PortableUnit {
@@ -55,11 +55,11 @@ typedef struct PortableImageSet {
 
 void portable_image_set_done(PortableImageSet *s);
 
-/* Loads the image and extensions (each extension's release checked against the image's
+/* Loads the image and o->extensions (each extension's release checked against the image's
  * os-release, scope "portable"), checks os-release and ID=, applies PORTABLE_PREFIXES, selects
  * and reads the matching units. Refusals name the image and, where there is one, the unit. */
-int portable_image_set_load(const char *root, const char *image, char * const *extensions, char * const *prefixes,
-                            const ImagePolicy *policy, PortableImageSet *ret, GraftError *err);
+int portable_image_set_load(const char *root, const PortableOptions *o, const char *image, char * const *prefixes,
+                            PortableImageSet *ret, GraftError *err);
 
 /* For --copy=symlink: the unit's file on the host (inside the root), symlinks inside the image
  * resolved inside the image. Only for directory images; -EMEDIUMTYPE with a message otherwise. */

@@ -13,6 +13,7 @@
 
 #include "error.h"
 #include "policy.h"
+#include "verify-cache.h"
 
 typedef enum PortableCopyMode {
         PORTABLE_COPY_AUTO,    /* profile linked (when it lives in the root), units copied */
@@ -64,6 +65,7 @@ typedef struct PortableOptions {
         bool no_reload;                /* never ask systemd to reload */
         bool force;                    /* detach even while units are active */
         sd_bus *bus;                   /* borrowed; NULL: connect to the system bus when needed */
+        VerifyCache *verify_cache;     /* hash trees verified before are not hashed again; NULL: always hash */
 } PortableOptions;
 
 /* What an operation did. */
@@ -147,3 +149,21 @@ typedef struct PortableInspection {
 void portable_inspection_done(PortableInspection *i);
 int portable_inspect(const PortableOptions *o, const char *image, char * const *prefixes, PortableInspection *ret,
                      GraftError *err);
+
+/* Removes the image of this name from the portable search directories: the search directory entry
+ * it was found as (a symlink is removed, not what it points to; a file goes with its
+ * NAME.roothash, NAME.roothash.p7s and NAME.verity sidecars; a directory with its whole tree, on
+ * its own file system only). Refused while a unit is attached from it (GRAFT_ERROR_CONFLICT), for
+ * paths, for NAME.v/ directories of versions and for block devices (GRAFT_ERROR_INVALID_ARGUMENT).
+ * A file marked read-only (portable_set_read_only()) is refused (GRAFT_ERROR_CONFLICT); an immutable
+ * directory as the kernel refuses it. */
+int portable_remove(const PortableOptions *o, const char *image, GraftError *err);
+
+/* Marks the image of this name (or path) read-only: a file loses its write permission bits, a
+ * directory gets the immutable attribute; or writable again (the owner's write bit, the
+ * attribute cleared). GRAFT_ERROR_UNSUPPORTED where the file system has no immutable attribute. */
+int portable_set_read_only(const PortableOptions *o, const char *image, bool read_only, GraftError *err);
+
+/* The names of the security profiles installed (in the profile search directories inside the root,
+ * and where graft installs them), sorted. */
+int portable_profiles(const char *root, char ***ret, GraftError *err);

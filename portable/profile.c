@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Owns finding and reading security profiles (see profile.h). */
+#include <dirent.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -8,6 +9,7 @@
 #include "fileio.h"
 #include "path-util.h"
 #include "portable-util.h"
+#include "portable.h"
 #include "profile.h"
 #include "strv.h"
 
@@ -144,4 +146,42 @@ int profile_read(const char *root, const Profile *p, const char *unit_type, char
         *ret_size = size;
         *ret_path = TAKE_PTR(path);
         return 1;
+}
+
+/* Names of the profile directories in one search directory (inside the root, or on the host). */
+static int add_profiles(int dir_fd, char ***names) {
+        int fd = dup(dir_fd);
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        if (!d) {
+                safe_close(fd);
+                return negative_errno();
+        }
+        int r = 0;
+        for (struct dirent *de; r >= 0 && (de = readdir(d));) {
+                struct stat st;
+                if (de->d_name[0] == '.' || fstatat(dir_fd, de->d_name, &st, 0) < 0 || !S_ISDIR(st.st_mode) ||
+                    strv_contains(*names, de->d_name))
+                        continue;
+                r = strv_extend(names, de->d_name);
+        }
+        closedir(d);
+        return r;
+}
+
+int portable_profiles(const char *root, char ***ret, GraftError *err) {
+        _cleanup_close_ int root_fd = portable_root_open(root, err);
+        if (root_fd < 0)
+                return root_fd;
+        _cleanup_strv_free_ char **names = NULL;
+        for (const char * const *d = profile_search_dirs; *d; d++) {
+                _cleanup_close_ int fd = open_in_root(root_fd, *d, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+                if (fd >= 0 && add_profiles(fd, &names) < 0)
+                        return -ENOMEM;
+        }
+        _cleanup_close_ int fd = open(PORTABLE_PROFILE_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0 && add_profiles(fd, &names) < 0)
+                return -ENOMEM;
+        strv_sort(names);
+        *ret = TAKE_PTR(names);
+        return 0;
 }

@@ -248,7 +248,7 @@ int portable_inspect(const PortableOptions *o, const char *image, char * const *
         if (r >= 0)
                 r = profile_find(c.root, o->profile ?: "default", &profile, err);
         if (r >= 0)
-                r = portable_image_set_load(c.root, image, o->extensions, prefixes, o->image_policy, &set, err);
+                r = portable_image_set_load(c.root, o, image, prefixes, &set, err);
         if (r >= 0)
                 r = context_created_records(&c, o->runtime, &inherited);
         if (r < 0)

@@ -57,7 +57,7 @@ static int print_status_json(const SysextStatus *s) {
 int verb_status(int argc, char **argv, void *userdata) {
         _cleanup_graft_error_ GraftError e = GRAFT_ERROR_INIT;
         _cleanup_(sysext_status_done) SysextStatus s = {};
-        int r = sysext_status(&arg_options, &s, &e);
+        int r = (arg_bus ? sextctl_bus_status : sysext_status)(&arg_options, &s, &e);
         if (r < 0)
                 return fail(&e, r, "status");
         if (arg_json != JSON_OFF)
@@ -93,22 +93,20 @@ static void log_discovery_skipped(char * const *skipped) {
 
 int verb_list(int argc, char **argv, void *userdata) {
         _cleanup_graft_error_ GraftError e = GRAFT_ERROR_INIT;
-        _cleanup_(discovery_done) Discovery d = {};
+        _cleanup_(sysext_listing_done) SysextListing l = {};
         const char *root = isempty(arg_options.root) || streq(arg_options.root, "/") ? NULL : arg_options.root;
-        int r = image_discover(root, arg_options.class, architecture_native(), &d, &e);
+        int r = (arg_bus ? sextctl_bus_list : sysext_list)(&arg_options, &l, &e);
         if (r < 0)
                 return fail(&e, r, "list");
-        log_discovery_skipped(d.skipped);
+        const Discovery *d = &l.discovery;
+        log_discovery_skipped(d->skipped);
 
         _cleanup_(table_freep) Table *t = table_new("NAME", "VERSION", "TYPE", "PATH", "TIME", NULL);
         if (!t)
                 return log_oom(), EXIT_FAILED;
-        for (size_t i = 0; i < d.n_images; i++) {
-                const DiscoveredImage *img = &d.images[i];
-                struct stat st;
-                _cleanup_free_ char *time = NULL;
-                if (stat(img->path, &st) >= 0)
-                        time = format_usec((uint64_t) st.st_mtim.tv_sec * 1000000u);
+        for (size_t i = 0; i < d->n_images; i++) {
+                const DiscoveredImage *img = &d->images[i];
+                _cleanup_free_ char *time = format_usec(l.mtime_usec[i] / 1000000u * 1000000u);
                 /* Shown as found (a symlink's own name), below the root like every other path. */
                 _cleanup_free_ char *shown = root && !startswith(img->found_as, root) ? path_prefix_root(root, img->found_as)
                                                                                       : strdup(img->found_as);
@@ -124,7 +122,7 @@ int verb_list(int argc, char **argv, void *userdata) {
                 log_info("No extension images found.");
         else
                 table_print(t, stdout, arg_legend);
-        return d.skipped ? EXIT_PARTIAL : EXIT_OK;
+        return d->skipped ? EXIT_PARTIAL : EXIT_OK;
 }
 
 static struct json_object *image_json(const SysextImage *img) {
@@ -143,6 +141,7 @@ static struct json_object *image_json(const SysextImage *img) {
             json_add_string(o, "reason", img->skipped ? img->error.message : NULL) < 0 ||
             json_add_string(o, "protection", img->skipped ? NULL : offers[img->offer]) < 0 ||
             json_add_string(o, "rootHash", img->root_hash) < 0 || json_add_string(o, "signer", img->signer) < 0 ||
+            json_add_string(o, "mountedVia", img->mounted_via) < 0 ||
             json_add(o, "content", content) < 0) {
                 json_object_put(o);
                 return NULL;
@@ -194,6 +193,10 @@ static void log_result(const SysextResult *res) {
                         log_info("Using extensions %s.", list);
                 else
                         log_info("No extensions to merge.");
+                for (size_t i = 0; arg_verbose && i < res->plan->n_images; i++)
+                        if (res->plan->images[i].mounted_via)
+                                log_info("Extension '%s': %s.", res->plan->images[i].name,
+                                         res->plan->images[i].mounted_via);
         }
         for (size_t i = 0; i < res->n_hierarchies; i++) {
                 const SysextHierarchyResult *h = &res->hierarchies[i];
@@ -245,13 +248,13 @@ static int run(int (*op)(const SysextOptions *, SysextResult *, GraftError *), c
 }
 
 int verb_merge(int argc, char **argv, void *userdata) {
-        return run(sysext_merge, "merge");
+        return run(arg_bus ? sextctl_bus_merge : sysext_merge, "merge");
 }
 
 int verb_refresh(int argc, char **argv, void *userdata) {
-        return run(sysext_refresh, "refresh");
+        return run(arg_bus ? sextctl_bus_refresh : sysext_refresh, "refresh");
 }
 
 int verb_unmerge(int argc, char **argv, void *userdata) {
-        return run(sysext_unmerge, "unmerge");
+        return run(arg_bus ? sextctl_bus_unmerge : sysext_unmerge, "unmerge");
 }

@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <string.h>
 
+#include "bus-util.h"
 #include "graft-config.h"
 #include "log.h"
 #include "sextctl.h"
@@ -14,7 +15,11 @@ SysextOptions arg_options = { .class = IMAGE_CLASS_SYSEXT };
 JsonFormat arg_json = JSON_OFF;
 bool arg_legend = true;
 bool arg_quiet = false;
+bool arg_verbose = false;
 static ImagePolicy arg_policy;
+static BusTransport arg_transport = BUS_TRANSPORT_AUTO;
+static const char *arg_host = NULL;
+static char *arg_display_root = NULL;
 
 enum {
         ARG_VERSION = 0x100,
@@ -26,6 +31,7 @@ enum {
         ARG_JSON,
         ARG_NO_LEGEND,
         ARG_CONFEXT,
+        ARG_DIRECT,
 };
 
 static void help(void) {
@@ -42,6 +48,9 @@ static void help(void) {
                "  -h --help              Show this help\n"
                "     --version           Show the package version\n"
                "     --root=DIR          Work on the tree below DIR, not on this host\n"
+               "     --direct            Do the work here, not through graftd\n"
+               "  -H --host=[USER@]HOST  Through graftd on a remote host (over SSH)\n"
+               "  -M --machine=NAME      Through graftd in a local container\n"
                "     --force             Merge even images that do not fit the host\n"
                "     --image-policy=P    Image policy the images must satisfy\n"
                "     --noexec            Mount the merge noexec (always for confext)\n"
@@ -49,7 +58,8 @@ static void help(void) {
                "     --confext           Configuration extensions into /etc\n"
                "     --json=FORMAT       Output JSON: short or pretty\n"
                "     --no-legend         Leave out column headers\n"
-               "  -q --quiet             Print only errors\n\n"
+               "  -q --quiet             Print only errors\n"
+               "  -v --verbose           Also say how each image is mounted and checked\n\n"
                "Exit status: 0 ok, 1 failure, 2 usage, 9 merged but some images skipped.\n"
                "See sextctl(1).\n",
                program_invocation_short_name, confext ? "configuration" : "system",
@@ -69,10 +79,14 @@ static int parse_argv(int argc, char **argv) {
                 { "json", optional_argument, NULL, ARG_JSON },
                 { "no-legend", no_argument, NULL, ARG_NO_LEGEND },
                 { "quiet", no_argument, NULL, 'q' },
+                { "verbose", no_argument, NULL, 'v' },
+                { "direct", no_argument, NULL, ARG_DIRECT },
+                { "host", required_argument, NULL, 'H' },
+                { "machine", required_argument, NULL, 'M' },
                 {}
         };
         int c;
-        while ((c = getopt_long(argc, argv, "hq", options, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "hqvH:M:", options, NULL)) >= 0) {
                 switch (c) {
                 case 'h':
                         help();
@@ -119,11 +133,37 @@ static int parse_argv(int argc, char **argv) {
                 case 'q':
                         arg_quiet = true;
                         break;
+                case 'v':
+                        arg_verbose = true;
+                        break;
+                case ARG_DIRECT:
+                        arg_transport = BUS_TRANSPORT_DIRECT;
+                        break;
+                case 'H':
+                case 'M':
+                        arg_transport = c == 'H' ? BUS_TRANSPORT_REMOTE : BUS_TRANSPORT_MACHINE;
+                        arg_host = optarg;
+                        break;
                 default:
                         return -EINVAL;
                 }
         }
+        if (arg_host && (arg_options.root || arg_transport == BUS_TRANSPORT_DIRECT))
+                return log_error("-H/-M go through graftd; they cannot be combined with --root or --direct"), -EINVAL;
         return 1;
+}
+
+/* graftd when it is reachable (and not --root or --direct), else in-process. */
+static int connect_graftd(void) {
+        _cleanup_graft_error_ GraftError e = GRAFT_ERROR_INIT;
+        BusTransport t = arg_options.root ? BUS_TRANSPORT_DIRECT : arg_transport;
+        int r = bus_connect_graftd(t, arg_host, &arg_bus, &e);
+        if (r <= 0)
+                return r < 0 ? log_graft_error(&e, r, "cannot reach graftd") : 0;
+        /* Paths are shown below graftd's root as they would be below --root. */
+        if (sextctl_bus_root(&arg_display_root) >= 0 && !streq(arg_display_root, "/"))
+                arg_options.root = arg_display_root;
+        return 0;
 }
 
 int main(int argc, char **argv) {
@@ -145,5 +185,10 @@ int main(int argc, char **argv) {
                 return r < 0 ? EXIT_USAGE : EXIT_OK;
         if (arg_quiet)
                 log_set_max_level(LOG_ERR);
-        return dispatch_verb(argc - optind, argv + optind, verbs, NULL);
+        if (connect_graftd() < 0)
+                return EXIT_FAILED;
+        r = dispatch_verb(argc - optind, argv + optind, verbs, NULL);
+        sd_bus_flush_close_unref(arg_bus);
+        free(arg_display_root);
+        return r;
 }

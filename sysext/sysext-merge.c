@@ -122,7 +122,7 @@ static void maybe_reload(const SysextOptions *o, bool wanted, SysextResult *res)
                 return;
         }
         GraftError e = GRAFT_ERROR_INIT;
-        int r = sysext_reload_manager(&e);
+        int r = sysext_reload_manager(o->bus, &e);
         res->reload = r < 0 ? SYSEXT_RELOAD_FAILED : SYSEXT_RELOAD_DONE;
         if (r < 0)
                 res->reload_error = e.message ? TAKE_PTR(e.message) : strdup(strerror(-r));

@@ -83,6 +83,12 @@ static int mount_images(Build *b) {
                 GraftError e = GRAFT_ERROR_INIT;
                 ImageMount m = {};
                 int r = image_mount(img->dissected, &img->verification, target, noexec(b) ? "nosuid,noexec" : NULL, &m, &e);
+                /* The mount lives on as the overlay's layer; a dm-verity device is marked for
+                 * deferred removal, so it goes with the overlay (unmerge, or refresh's old merge). */
+                if (r >= 0) {
+                        free(img->mounted_via);
+                        img->mounted_via = TAKE_PTR(m.how);
+                }
                 image_mount_done(&m);
                 if (r < 0) {
                         skip_image(img, r, &e);
@@ -226,8 +232,15 @@ static int overlay_create(Build *b, size_t hi, char * const *layers, int *ret) {
                         return graft_error_set(b->err, negative_errno(), GRAFT_ERROR_IO,
                                                "overlay for %s: cannot add layer %s: %m", h, *l);
                 }
-        if (sys_fsconfig(fs, FSCONFIG_SET_FLAG, "ro", NULL, 0) < 0 || sys_fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+        if (sys_fsconfig(fs, FSCONFIG_SET_FLAG, "ro", NULL, 0) < 0)
                 return graft_error_set(b->err, negative_errno(), GRAFT_ERROR_IO, "cannot create the overlay for %s: %m", h);
+        if (sys_fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+                /* Before Linux 6.5 overlayfs takes the new mount API through the legacy shim, which
+                 * accepts any key and leaves the parsing (and the refusal of "lowerdir+") to here. */
+                if (errno == EINVAL)
+                        return overlay_legacy(b, hi, layers, ret);
+                return graft_error_set(b->err, negative_errno(), GRAFT_ERROR_IO, "cannot create the overlay for %s: %m", h);
+        }
         int m = sys_fsmount(fs, FSMOUNT_CLOEXEC, mount_attrs(b));
         if (m < 0)
                 return graft_error_set(b->err, negative_errno(), GRAFT_ERROR_IO, "cannot mount the overlay for %s: %m", h);

@@ -24,6 +24,7 @@ static void sysext_image_done(SysextImage *i) {
         free(i->version);
         free(i->root_hash);
         free(i->signer);
+        free(i->mounted_via);
         strv_free(i->extension_release);
         strv_free(i->content);
         graft_error_done(&i->error);
@@ -136,6 +137,7 @@ static int validate_image(PlanContext *c, SysextImage *img, GraftError *err) {
                 .n_threads = c->threads_per_image,
                 /* A signer we do not trust makes the image verity-only; the policy decides. */
                 .untrusted_signature_ok = true,
+                .cache = c->o->verify_cache,
         };
         r = image_verify(img->dissected, &vo, &img->verification, err);
         if (r < 0)

@@ -9,12 +9,16 @@ static inline void bus_unrefp(sd_bus **b) {
         sd_bus_flush_close_unref(*b);
 }
 
-int sysext_reload_manager(GraftError *err) {
-        __attribute__((cleanup(bus_unrefp))) sd_bus *bus = NULL;
-        int r = sd_bus_open_system(&bus);
-        if (r < 0)
-                return graft_error_set(err, r, GRAFT_ERROR_IO, "cannot connect to the system bus to reload systemd: %s",
-                                       strerror(-r));
+int sysext_reload_manager(sd_bus *bus, GraftError *err) {
+        __attribute__((cleanup(bus_unrefp))) sd_bus *own = NULL;
+        int r;
+        if (!bus) {
+                r = sd_bus_open_system(&own);
+                if (r < 0)
+                        return graft_error_set(err, r, GRAFT_ERROR_IO,
+                                               "cannot connect to the system bus to reload systemd: %s", strerror(-r));
+                bus = own;
+        }
         sd_bus_error e = SD_BUS_ERROR_NULL;
         r = sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
                                "org.freedesktop.systemd1.Manager", "Reload", &e, NULL, NULL);

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <sys/types.h>
+#include <systemd/sd-bus.h>
 
 #include "discover.h"
 #include "image-verify.h"
@@ -21,6 +22,8 @@ typedef struct SysextOptions {
         bool noexec;               /* sysext: mount noexec too (confext always is) */
         bool no_reload;            /* never ask systemd to reload, whatever extensions ask for */
         unsigned n_threads;        /* 0: one per CPU */
+        VerifyCache *verify_cache; /* hash trees verified before are not hashed again; NULL: always hash */
+        sd_bus *bus;               /* borrowed, for the reload; NULL: connect to the system bus when needed */
 } SysextOptions;
 
 /* The hierarchies of a class: $GRAFT_SYSEXT_HIERARCHIES, else $SYSTEMD_SYSEXT_HIERARCHIES (for
@@ -31,6 +34,16 @@ int sysext_hierarchies_default(ImageClass class, char ***ret, GraftError *err);
 
 /* ".systemd-sysext" or ".systemd-confext": the metadata directory a merged hierarchy carries. */
 const char *sysext_metadata_dir(ImageClass class);
+
+/* What list shows: the images of o->class as discovery finds them under o->root (nothing is
+ * verified), with the modification time of each (0 when it cannot be read). */
+typedef struct SysextListing {
+        Discovery discovery;
+        uint64_t *mtime_usec; /* one per discovery.images[] */
+} SysextListing;
+
+void sysext_listing_done(SysextListing *l);
+int sysext_list(const SysextOptions *o, SysextListing *ret, GraftError *err);
 
 typedef struct SysextImage {
         char *name;
@@ -45,6 +58,7 @@ typedef struct SysextImage {
         char **extension_release; /* key/value strv */
         bool reload_manager;     /* EXTENSION_RELOAD_MANAGER=1 */
         char **content;          /* hierarchies (as configured, "/usr") the image ships content for */
+        char *mounted_via;       /* merged: the device and which checks protect it (ImageMount.how) */
         bool skipped;            /* not merged: error says why */
         GraftError error;
         /* internal to the library */
@@ -148,6 +162,7 @@ int sysext_refresh(const SysextOptions *o, SysextResult *ret, GraftError *err);
 /* Removes the merge (ours or systemd's) from every hierarchy that carries one. */
 int sysext_unmerge(const SysextOptions *o, SysextResult *ret, GraftError *err);
 
-/* Asks the service manager on the system bus to reload (org.freedesktop.systemd1.Manager.Reload).
- * Used by merge, refresh and unmerge on the host only. */
-int sysext_reload_manager(GraftError *err);
+/* Asks the service manager to reload (org.freedesktop.systemd1.Manager.Reload) over bus, or over
+ * a new connection to the system bus when bus is NULL. Used by merge, refresh and unmerge on the
+ * host only. */
+int sysext_reload_manager(sd_bus *bus, GraftError *err);

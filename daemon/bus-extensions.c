@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Owns org.graft.Extensions1, the system and configuration extensions interface (see
+ * org.graft.Manager1(5)): each method parses its arguments here, in the main loop, and becomes an
+ * operation whose worker calls exactly the sysext library function sextctl calls in-process.
+ * Changes of one class (its hierarchies) run one at a time. */
+#include <string.h>
+
+#include "bus-util.h"
+#include "daemon-log.h"
+#include "operation.h"
+#include "path-util.h"
+#include "strv.h"
+#include "sysext-wire.h"
+
+#define EXTENSIONS_ACTION "org.graft.manage-extensions"
+
+typedef struct ExtensionRequest {
+        ImageClass class;
+        uint64_t flags;
+        ImagePolicy policy;
+        bool has_policy;
+
+        SysextListing listing;
+        SysextStatus status;
+        SysextResult result;
+} ExtensionRequest;
+
+static void request_free(void *p) {
+        ExtensionRequest *q = p;
+        if (!q)
+                return;
+        sysext_listing_done(&q->listing);
+        sysext_status_done(&q->status);
+        sysext_result_done(&q->result);
+        free(q);
+}
+
+static void request_options(Operation *op, SysextOptions *o) {
+        ExtensionRequest *q = op->data;
+        *o = (SysextOptions) {
+                .class = q->class,
+                .root = op->manager->root,
+                .policy = q->has_policy ? &q->policy : NULL,
+                .verify_cache = op->manager->cache,
+                .bus = op->systemd,
+        };
+        (void) sysext_options_from_bus_flags(q->flags, o);
+}
+
+static int read_class(sd_bus_message *m, ExtensionRequest *q, sd_bus_error *error) {
+        const char *class;
+        int r = sd_bus_message_read(m, "s", &class);
+        if (r < 0)
+                return r;
+        if (sysext_class_from_string(class, &q->class) < 0)
+                return sd_bus_error_setf(error, GRAFT_ERROR_INVALID_ARGUMENT,
+                                         "the class must be \"sysext\" or \"confext\", not \"%s\"", class);
+        return 0;
+}
+
+/* class, flags and (merge, refresh) an image policy. */
+static int read_change_args(sd_bus_message *m, ExtensionRequest *q, bool with_policy, sd_bus_error *error) {
+        const char *policy = "";
+        int r = read_class(m, q, error);
+        if (r >= 0)
+                r = sd_bus_message_read(m, "t", &q->flags);
+        if (r >= 0 && with_policy)
+                r = sd_bus_message_read(m, "s", &policy);
+        if (r < 0)
+                return r;
+        SysextOptions dummy = {};
+        if (sysext_options_from_bus_flags(q->flags, &dummy) < 0)
+                return sd_bus_error_setf(error, GRAFT_ERROR_INVALID_ARGUMENT, "unknown flags 0x%" PRIx64,
+                                         q->flags & ~(uint64_t) _SYSEXT_BUS_FLAGS_ALL);
+        if (!isempty(policy)) {
+                GraftError e = GRAFT_ERROR_INIT;
+                r = image_policy_parse(policy, &q->policy, &e);
+                if (r < 0) {
+                        sd_bus_error_setf(error, GRAFT_ERROR_INVALID_ARGUMENT, "invalid image policy %s: %s", policy,
+                                          strna(e.message));
+                        graft_error_done(&e);
+                        return r;
+                }
+                q->has_policy = true;
+        }
+        return 0;
+}
+
+typedef enum Parse { PARSE_CLASS, PARSE_CHANGE, PARSE_CHANGE_WITH_POLICY } Parse;
+
+static int start(sd_bus_message *m, Manager *mgr, Parse parse, OperationRunFn run, OperationReplyFn reply,
+                 OperationDoneFn done, sd_bus_error *error) {
+        ExtensionRequest *q = calloc(1, sizeof(*q));
+        if (!q)
+                return -ENOMEM;
+        int r = parse == PARSE_CLASS ? read_class(m, q, error)
+                                     : read_change_args(m, q, parse == PARSE_CHANGE_WITH_POLICY, error);
+        if (r < 0) {
+                request_free(q);
+                return r;
+        }
+        bool change = parse != PARSE_CLASS;
+        const char *class = sysext_class_to_string(q->class);
+        Operation *op = operation_new(mgr, m, change ? class : NULL, change ? EXTENSIONS_ACTION : NULL, q, request_free);
+        if (!op)
+                return -ENOMEM;
+        char *d = NULL;
+        if (asprintf(&d, "%s %s", op->description, class) >= 0) {
+                free(op->description);
+                op->description = d;
+        }
+        op->run = run;
+        op->reply = reply;
+        op->done = done;
+        return operation_start(op);
+}
+
+/* List */
+static int run_list(Operation *op) {
+        ExtensionRequest *q = op->data;
+        SysextOptions o;
+        request_options(op, &o);
+        return sysext_list(&o, &q->listing, &op->error);
+}
+
+static int reply_list(Operation *op, sd_bus_message *reply) {
+        ExtensionRequest *q = op->data;
+        return sysext_listing_append(reply, &q->listing);
+}
+
+static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return start(m, userdata, PARSE_CLASS, run_list, reply_list, NULL, error);
+}
+
+/* Status */
+static int run_status(Operation *op) {
+        ExtensionRequest *q = op->data;
+        SysextOptions o;
+        request_options(op, &o);
+        return sysext_status(&o, &q->status, &op->error);
+}
+
+static int reply_status(Operation *op, sd_bus_message *reply) {
+        ExtensionRequest *q = op->data;
+        return sysext_status_append(reply, &q->status);
+}
+
+static int method_status(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return start(m, userdata, PARSE_CLASS, run_status, reply_status, NULL, error);
+}
+
+/* Merge, Refresh, Unmerge */
+static int run_merge(Operation *op) {
+        ExtensionRequest *q = op->data;
+        SysextOptions o;
+        request_options(op, &o);
+        return sysext_merge(&o, &q->result, &op->error);
+}
+
+static int run_refresh(Operation *op) {
+        ExtensionRequest *q = op->data;
+        SysextOptions o;
+        request_options(op, &o);
+        return sysext_refresh(&o, &q->result, &op->error);
+}
+
+static int run_unmerge(Operation *op) {
+        ExtensionRequest *q = op->data;
+        SysextOptions o;
+        request_options(op, &o);
+        return sysext_unmerge(&o, &q->result, &op->error);
+}
+
+static int reply_result(Operation *op, sd_bus_message *reply) {
+        ExtensionRequest *q = op->data;
+        return sysext_result_append(reply, &q->result);
+}
+
+/* Merged(class, hierarchies, extensions) for hierarchies that carry a new merge, Unmerged(class,
+ * hierarchies) for those that lost theirs. */
+static void done_change(Operation *op) {
+        ExtensionRequest *q = op->data;
+        const SysextResult *res = &q->result;
+        _cleanup_strv_free_ char **merged = NULL, **unmerged = NULL, **names = NULL;
+        for (size_t i = 0; i < res->n_hierarchies; i++) {
+                SysextAction a = res->hierarchies[i].action;
+                char ***l = a == SYSEXT_ACTION_UNMERGED ? &unmerged
+                          : a == SYSEXT_ACTION_MERGED || a == SYSEXT_ACTION_REPLACED || a == SYSEXT_ACTION_SWAPPED ? &merged
+                                                                                                                  : NULL;
+                if (l && strv_extend(l, res->hierarchies[i].path) < 0)
+                        return;
+        }
+        for (size_t i = 0; res->plan && i < res->plan->n_images; i++)
+                if (!res->plan->images[i].skipped && strv_extend(&names, res->plan->images[i].name) < 0)
+                        return;
+        const char *class = sysext_class_to_string(q->class);
+        int r = 0;
+        if (merged) {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+                r = sd_bus_message_new_signal(op->manager->bus, &m, GRAFT_BUS_PATH, GRAFT_BUS_EXTENSIONS_INTERFACE,
+                                              "Merged");
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "s", class);
+                if (r >= 0)
+                        r = bus_append_strv(m, merged);
+                if (r >= 0)
+                        r = bus_append_strv(m, names);
+                if (r >= 0)
+                        r = sd_bus_send(op->manager->bus, m, NULL);
+        }
+        if (r >= 0 && unmerged) {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+                r = sd_bus_message_new_signal(op->manager->bus, &m, GRAFT_BUS_PATH, GRAFT_BUS_EXTENSIONS_INTERFACE,
+                                              "Unmerged");
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "s", class);
+                if (r >= 0)
+                        r = bus_append_strv(m, unmerged);
+                if (r >= 0)
+                        r = sd_bus_send(op->manager->bus, m, NULL);
+        }
+        if (r < 0)
+                daemon_log(LOG_WARNING, "cannot emit the merge signals: %s", strerror(-r));
+}
+
+static int method_merge(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return start(m, userdata, PARSE_CHANGE_WITH_POLICY, run_merge, reply_result, done_change, error);
+}
+
+static int method_refresh(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return start(m, userdata, PARSE_CHANGE_WITH_POLICY, run_refresh, reply_result, done_change, error);
+}
+
+static int method_unmerge(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return start(m, userdata, PARSE_CHANGE, run_unmerge, reply_result, done_change, error);
+}
+
+/* Properties: search paths and hierarchies per class. */
+static int property_search_paths(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        ImageClass c = startswith(property, "Confext") ? IMAGE_CLASS_CONFEXT : IMAGE_CLASS_SYSEXT;
+        return bus_append_strv(reply, (char **) image_class_search_dirs(c));
+}
+
+static int property_hierarchies(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        ImageClass c = startswith(property, "Confext") ? IMAGE_CLASS_CONFEXT : IMAGE_CLASS_SYSEXT;
+        _cleanup_strv_free_ char **l = NULL;
+        _cleanup_graft_error_ GraftError e = GRAFT_ERROR_INIT;
+        int r = sysext_hierarchies_default(c, &l, &e);
+        if (r < 0)
+                return sd_bus_error_set(error, e.name ?: GRAFT_ERROR_IO, e.message ?: strerror(-r));
+        return bus_append_strv(reply, l);
+}
+
+#define EXT_RESULT                                                                                                  \
+        SD_BUS_RESULT("b", has_plan, "a(ssssubssusssas)", images, "as", skipped_entries, "a(sssast)", hierarchies, "s", \
+                      reload, "s", reload_error, "b", beneath_unsupported)
+
+const sd_bus_vtable manager_extensions_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("SysextSearchPaths", "as", property_search_paths, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("ConfextSearchPaths", "as", property_search_paths, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("SysextHierarchies", "as", property_hierarchies, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("ConfextHierarchies", "as", property_hierarchies, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_METHOD_WITH_ARGS("List", SD_BUS_ARGS("s", class), SD_BUS_RESULT("a(ssssut)", images, "as", skipped_entries),
+                                method_list, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Status", SD_BUS_ARGS("s", class), SD_BUS_RESULT("a(ssbast)", hierarchies), method_status,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Merge", SD_BUS_ARGS("s", class, "t", flags, "s", image_policy), EXT_RESULT,
+                                method_merge, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Refresh", SD_BUS_ARGS("s", class, "t", flags, "s", image_policy), EXT_RESULT,
+                                method_refresh, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Unmerge", SD_BUS_ARGS("s", class, "t", flags), EXT_RESULT, method_unmerge,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("Merged", SD_BUS_ARGS("s", class, "as", hierarchies, "as", extensions), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("Unmerged", SD_BUS_ARGS("s", class, "as", hierarchies), 0),
+        SD_BUS_VTABLE_END,
+};

@@ -1,0 +1,391 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Owns org.graft.Manager1, the portable services interface (see org.graft.Manager1(5)): each
+ * method parses its arguments here, in the main loop, and becomes an operation whose worker calls
+ * exactly the portable library function pctl calls in-process. */
+#include <string.h>
+
+#include "bus-util.h"
+#include "daemon-log.h"
+#include "discover.h"
+#include "escape.h"
+#include "graft-config.h"
+#include "operation.h"
+#include "portable-wire.h"
+#include "strv.h"
+
+#define PORTABLE_ACTION "org.graft.manage-portables"
+#define PORTABLE_KEY "portable"
+
+typedef struct PortableRequest {
+        char *image;
+        char **prefixes;
+        char *profile;
+        PortableCopyMode copy_mode;
+        uint64_t flags;
+        char **extensions;
+        ImagePolicy policy;
+        bool has_policy;
+        bool read_only;
+
+        PortableResult result;
+        PortableInspection inspection;
+        PortableImageInfo *infos;
+        size_t n_infos;
+        PortableState state;
+} PortableRequest;
+
+static void request_free(void *p) {
+        PortableRequest *q = p;
+        if (!q)
+                return;
+        free(q->image);
+        strv_free(q->prefixes);
+        free(q->profile);
+        strv_free(q->extensions);
+        portable_result_done(&q->result);
+        portable_inspection_done(&q->inspection);
+        portable_image_infos_free(q->infos, q->n_infos);
+        free(q);
+}
+
+/* The library's options for a request, as pctl would fill them in-process. */
+static void request_options(Operation *op, PortableOptions *o) {
+        PortableRequest *q = op->data;
+        *o = (PortableOptions) {
+                .root = op->manager->root,
+                .profile = q->profile,
+                .copy_mode = q->copy_mode,
+                .extensions = q->extensions,
+                .image_policy = q->has_policy ? &q->policy : NULL,
+                .bus = op->systemd,
+                .verify_cache = op->manager->cache,
+        };
+        (void) portable_options_from_bus_flags(q->flags, o);
+}
+
+static int read_image(sd_bus_message *m, PortableRequest *q, sd_bus_error *error) {
+        int r = bus_read_string(m, &q->image);
+        if (r < 0)
+                return r;
+        return q->image ? 0 : sd_bus_error_set(error, GRAFT_ERROR_INVALID_ARGUMENT, "no image given");
+}
+
+/* prefixes, profile, copy mode, flags, extensions, image policy: AttachImage, ReattachImage and
+ * GetImageMetadata. */
+static int read_attach_args(sd_bus_message *m, PortableRequest *q, sd_bus_error *error) {
+        _cleanup_free_ char *copy = NULL, *policy = NULL;
+        int r = bus_read_strv(m, &q->prefixes);
+        if (r >= 0)
+                r = bus_read_string(m, &q->profile);
+        if (r >= 0)
+                r = bus_read_string(m, &copy);
+        if (r >= 0)
+                r = sd_bus_message_read(m, "t", &q->flags);
+        if (r >= 0)
+                r = bus_read_strv(m, &q->extensions);
+        if (r >= 0)
+                r = bus_read_string(m, &policy);
+        if (r < 0)
+                return r;
+        q->copy_mode = copy ? portable_copy_mode_from_string(copy) : PORTABLE_COPY_AUTO;
+        if (q->copy_mode < 0)
+                return sd_bus_error_setf(error, GRAFT_ERROR_INVALID_ARGUMENT,
+                                         "copy mode must be auto, copy, symlink or mixed, not \"%s\"", copy);
+        PortableOptions dummy = {};
+        if (portable_options_from_bus_flags(q->flags, &dummy) < 0)
+                return sd_bus_error_setf(error, GRAFT_ERROR_INVALID_ARGUMENT, "unknown flags 0x%" PRIx64,
+                                         q->flags & ~(uint64_t) _PORTABLE_BUS_FLAGS_ALL);
+        if (policy) {
+                GraftError e = GRAFT_ERROR_INIT;
+                r = image_policy_parse(policy, &q->policy, &e);
+                if (r < 0) {
+                        sd_bus_error_setf(error, GRAFT_ERROR_INVALID_ARGUMENT, "invalid image policy %s: %s", policy,
+                                          strna(e.message));
+                        graft_error_done(&e);
+                        return r;
+                }
+                q->has_policy = true;
+        }
+        return 0;
+}
+
+/* Parses with parse (may be NULL), then starts the operation. */
+static int start(sd_bus_message *m, Manager *mgr, bool change, OperationRunFn run, OperationReplyFn reply,
+                 OperationDoneFn done, int (*parse)(sd_bus_message *m, PortableRequest *q, sd_bus_error *error),
+                 sd_bus_error *error) {
+        PortableRequest *q = calloc(1, sizeof(*q));
+        if (!q)
+                return -ENOMEM;
+        int r = parse ? parse(m, q, error) : 0;
+        if (r < 0) {
+                request_free(q);
+                return r;
+        }
+        Operation *op = operation_new(mgr, m, change ? PORTABLE_KEY : NULL, change ? PORTABLE_ACTION : NULL, q,
+                                      request_free);
+        if (!op)
+                return -ENOMEM;
+        if (q->image) { /* the log line must not carry the caller's control characters */
+                _cleanup_free_ char *e = escape_string(q->image);
+                char *d = NULL;
+                if (e && asprintf(&d, "%s %s", op->description, e) >= 0) {
+                        free(op->description);
+                        op->description = d;
+                }
+        }
+        op->run = run;
+        op->reply = reply;
+        op->done = done;
+        return operation_start(op);
+}
+
+/* ListImages */
+static int run_list(Operation *op) {
+        PortableRequest *q = op->data;
+        PortableOptions o;
+        request_options(op, &o);
+        return portable_list(&o, &q->infos, &q->n_infos, &op->error);
+}
+
+static int reply_list(Operation *op, sd_bus_message *reply) {
+        PortableRequest *q = op->data;
+        return portable_image_infos_append(reply, q->infos, q->n_infos);
+}
+
+static int method_list_images(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return start(m, userdata, false, run_list, reply_list, NULL, NULL, error);
+}
+
+/* GetImageState */
+static int run_state(Operation *op) {
+        PortableRequest *q = op->data;
+        PortableOptions o;
+        request_options(op, &o);
+        return portable_is_attached(&o, q->image, &q->state, &op->error);
+}
+
+static int reply_state(Operation *op, sd_bus_message *reply) {
+        PortableRequest *q = op->data;
+        return sd_bus_message_append(reply, "s", portable_state_to_string(q->state));
+}
+
+static int method_get_image_state(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return start(m, userdata, false, run_state, reply_state, NULL, read_image, error);
+}
+
+/* GetImageMetadata */
+static int parse_metadata(sd_bus_message *m, PortableRequest *q, sd_bus_error *error) {
+        int r = read_image(m, q, error);
+        return r < 0 ? r : read_attach_args(m, q, error);
+}
+
+static int run_metadata(Operation *op) {
+        PortableRequest *q = op->data;
+        PortableOptions o;
+        request_options(op, &o);
+        return portable_inspect(&o, q->image, q->prefixes, &q->inspection, &op->error);
+}
+
+static int reply_metadata(Operation *op, sd_bus_message *reply) {
+        PortableRequest *q = op->data;
+        return portable_inspection_append(reply, &q->inspection);
+}
+
+static int method_get_image_metadata(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return start(m, userdata, false, run_metadata, reply_metadata, NULL, parse_metadata, error);
+}
+
+/* AttachImage, ReattachImage, DetachImage */
+static int run_attach(Operation *op) {
+        PortableRequest *q = op->data;
+        PortableOptions o;
+        request_options(op, &o);
+        return portable_attach(&o, q->image, q->prefixes, &q->result, &op->error);
+}
+
+static int run_reattach(Operation *op) {
+        PortableRequest *q = op->data;
+        PortableOptions o;
+        request_options(op, &o);
+        return portable_reattach(&o, q->image, q->prefixes, &q->result, &op->error);
+}
+
+static int run_detach(Operation *op) {
+        PortableRequest *q = op->data;
+        PortableOptions o;
+        request_options(op, &o);
+        return portable_detach(&o, q->image, &q->result, &op->error);
+}
+
+static int reply_result(Operation *op, sd_bus_message *reply) {
+        PortableRequest *q = op->data;
+        return portable_result_append(reply, &q->result);
+}
+
+static void emit(Operation *op, const char *signal) {
+        PortableRequest *q = op->data;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r = sd_bus_message_new_signal(op->manager->bus, &m, GRAFT_BUS_PATH, GRAFT_BUS_PORTABLE_INTERFACE, signal);
+        if (r >= 0)
+                r = bus_append_string(m, q->result.image ?: q->image);
+        if (r >= 0)
+                r = bus_append_strv(m, q->result.units);
+        if (r >= 0)
+                r = sd_bus_send(op->manager->bus, m, NULL);
+        if (r < 0)
+                daemon_log(LOG_WARNING, "cannot emit %s: %s", signal, strerror(-r));
+}
+
+static void done_attach(Operation *op) {
+        emit(op, "ImageAttached");
+}
+
+static void done_detach(Operation *op) {
+        emit(op, "ImageDetached");
+}
+
+static int method_attach_image(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return start(m, userdata, true, run_attach, reply_result, done_attach, parse_metadata, error);
+}
+
+static int method_reattach_image(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return start(m, userdata, true, run_reattach, reply_result, done_attach, parse_metadata, error);
+}
+
+static int parse_detach(sd_bus_message *m, PortableRequest *q, sd_bus_error *error) {
+        int r = read_image(m, q, error);
+        if (r >= 0)
+                r = sd_bus_message_read(m, "t", &q->flags);
+        if (r < 0)
+                return r;
+        PortableOptions dummy = {};
+        if (portable_options_from_bus_flags(q->flags, &dummy) < 0)
+                return sd_bus_error_setf(error, GRAFT_ERROR_INVALID_ARGUMENT, "unknown flags 0x%" PRIx64,
+                                         q->flags & ~(uint64_t) _PORTABLE_BUS_FLAGS_ALL);
+        return 0;
+}
+
+static int method_detach_image(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return start(m, userdata, true, run_detach, reply_result, done_detach, parse_detach, error);
+}
+
+/* RemoveImage, MarkImageReadOnly */
+static int run_remove(Operation *op) {
+        PortableRequest *q = op->data;
+        PortableOptions o;
+        request_options(op, &o);
+        return portable_remove(&o, q->image, &op->error);
+}
+
+static void done_remove(Operation *op) {
+        PortableRequest *q = op->data;
+        int r = sd_bus_emit_signal(op->manager->bus, GRAFT_BUS_PATH, GRAFT_BUS_PORTABLE_INTERFACE, "ImageRemoved", "s",
+                                   q->image);
+        if (r < 0)
+                daemon_log(LOG_WARNING, "cannot emit ImageRemoved: %s", strerror(-r));
+}
+
+static int method_remove_image(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return start(m, userdata, true, run_remove, NULL, done_remove, read_image, error);
+}
+
+static int run_read_only(Operation *op) {
+        PortableRequest *q = op->data;
+        PortableOptions o;
+        request_options(op, &o);
+        return portable_set_read_only(&o, q->image, q->read_only, &op->error);
+}
+
+static int parse_read_only(sd_bus_message *m, PortableRequest *q, sd_bus_error *error) {
+        int b = 0;
+        int r = read_image(m, q, error);
+        if (r >= 0)
+                r = sd_bus_message_read(m, "b", &b);
+        q->read_only = b;
+        return r;
+}
+
+static int method_mark_image_read_only(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return start(m, userdata, true, run_read_only, NULL, NULL, parse_read_only, error);
+}
+
+/* Properties */
+static int property_root(sd_bus *bus, const char *path, const char *interface, const char *property,
+                         sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        return sd_bus_message_append(reply, "s", m->root ?: "/");
+}
+
+static int property_version(sd_bus *bus, const char *path, const char *interface, const char *property,
+                            sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "s", GRAFT_VERSION);
+}
+
+static int property_search_paths(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return bus_append_strv(reply, (char **) image_class_search_dirs(IMAGE_CLASS_PORTABLE));
+}
+
+static int property_profiles(sd_bus *bus, const char *path, const char *interface, const char *property,
+                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        _cleanup_strv_free_ char **l = NULL;
+        _cleanup_graft_error_ GraftError e = GRAFT_ERROR_INIT;
+        int r = portable_profiles(m->root, &l, &e);
+        if (r < 0)
+                return sd_bus_error_set(error, e.name ?: GRAFT_ERROR_IO, e.message ?: strerror(-r));
+        return bus_append_strv(reply, l);
+}
+
+static int property_cache(sd_bus *bus, const char *path, const char *interface, const char *property,
+                          sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        VerifyCacheStats s;
+        verify_cache_stats(m->cache, &s);
+        return sd_bus_message_append(reply, "(tttt)", s.entries, s.hits, s.misses, s.invalidated);
+}
+
+static int property_operations(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        return sd_bus_message_append(reply, "u", (uint32_t) operation_queue_pending(m->queue));
+}
+
+#define ATTACH_ARGS                                                                                               \
+        SD_BUS_ARGS("s", image, "as", prefixes, "s", profile, "s", copy_mode, "t", flags, "as", extensions, "s", \
+                    image_policy)
+#define RESULT_ARGS                                                                                          \
+        SD_BUS_RESULT("s", image, "as", units, "a(sss)", changes, "as", started, "as", stopped, "as", restarted, \
+                      "b", reloaded)
+
+const sd_bus_vtable manager_portable_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Root", "s", property_root, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Version", "s", property_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("PortableSearchPaths", "as", property_search_paths, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Profiles", "as", property_profiles, 0, 0),
+        SD_BUS_PROPERTY("VerificationCache", "(tttt)", property_cache, 0, 0),
+        SD_BUS_PROPERTY("Operations", "u", property_operations, 0, 0),
+        SD_BUS_METHOD_WITH_ARGS("ListImages", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sssssas)", images), method_list_images,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetImageState", SD_BUS_ARGS("s", image), SD_BUS_RESULT("s", state),
+                                method_get_image_state, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetImageMetadata", ATTACH_ARGS,
+                                SD_BUS_RESULT("s", image, "s", name, "s", version, "s", root_hash, "s", signer, "s", kind,
+                                              "s", os_release_path, "a(ss)", os_release, "as", extensions, "as",
+                                              prefixes, "a(sss)", units, "a(sss)", plan, "s", state),
+                                method_get_image_metadata, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("AttachImage", ATTACH_ARGS, RESULT_ARGS, method_attach_image, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ReattachImage", ATTACH_ARGS, RESULT_ARGS, method_reattach_image,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("DetachImage", SD_BUS_ARGS("s", image, "t", flags), RESULT_ARGS, method_detach_image,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RemoveImage", SD_BUS_ARGS("s", image), SD_BUS_NO_RESULT, method_remove_image,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("MarkImageReadOnly", SD_BUS_ARGS("s", image, "b", read_only), SD_BUS_NO_RESULT,
+                                method_mark_image_read_only, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("ImageAttached", SD_BUS_ARGS("s", image, "as", units), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("ImageDetached", SD_BUS_ARGS("s", image, "as", units), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("ImageRemoved", SD_BUS_ARGS("s", image), 0),
+        SD_BUS_VTABLE_END,
+};

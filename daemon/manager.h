@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* graftd's state: the event loop, its bus connection and name, the root it works on, the
+ * verification cache, the operation queue, the connections to systemd that workers borrow, and
+ * exit on idle. */
+#pragma once
+
+#include <pthread.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "verify-cache.h"
+
+typedef struct OperationQueue OperationQueue;
+
+typedef struct ManagerConfig {
+        const char *root;         /* NULL or "/": the host */
+        uint64_t idle_usec;       /* exit after this long without requests; 0: never */
+        unsigned max_workers;     /* operations running at once; 0: the default */
+} ManagerConfig;
+
+typedef struct Manager {
+        sd_event *event;
+        sd_bus *bus;
+        char *root;               /* canonical; NULL: the host (systemd is reached over the system bus) */
+        VerifyCache *cache;
+        OperationQueue *queue;
+        uint64_t idle_usec;
+        sd_event_source *idle_timer;
+        unsigned n_authorizing;   /* requests waiting for polkit's answer */
+        bool name_released;       /* exiting: no new requests come; exit when the last one is done */
+        int exit_code;
+
+        pthread_mutex_t pool_lock; /* connections to systemd borrowed by the workers (live host) */
+        sd_bus **pool;
+        size_t n_pool;
+} Manager;
+
+int manager_new(const ManagerConfig *c, Manager **ret);
+Manager *manager_free(Manager *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
+
+/* Connects, publishes the objects, takes the name, tells systemd it is ready; then runs the loop
+ * until idle or SIGTERM, finishing every operation that started. */
+int manager_run(Manager *m);
+
+/* A request arrived or finished: re-arms the idle timer, and exits once released and idle. */
+void manager_activity(Manager *m);
+/* Stops taking requests (releases the name) and exits when the operations are done. */
+void manager_begin_exit(Manager *m);
+
+/* For worker threads: a connection to the system bus to reach systemd (NULL if it cannot be had:
+ * the library then connects itself and reports the failure), and giving it back. */
+sd_bus *manager_borrow_systemd(Manager *m);
+void manager_return_systemd(Manager *m, sd_bus *bus);
+
+/* The vtables (bus-portable.c, bus-extensions.c). */
+extern const sd_bus_vtable manager_portable_vtable[];
+extern const sd_bus_vtable manager_extensions_vtable[];
