@@ -76,7 +76,8 @@ static void help(void) {
                "  -q --quiet             Print only errors\n\n"
                "Exit status: 0 ok, 1 failure (also: is-attached of a detached image),\n"
                "2 usage, 3 bad image, 4 integrity, 5 signature, 6 policy, 7 missing image\n"
-               "or file, 8 incompatible extension. See pctl(1).\n",
+               "or file, 8 incompatible extension, 10 attached/active already.\n"
+               "See pctl(1).\n",
                program_invocation_short_name);
 }
 
