@@ -60,7 +60,8 @@ static void help(void) {
                "     --no-legend         Leave out column headers\n"
                "  -q --quiet             Print only errors\n"
                "  -v --verbose           Also say how each image is mounted and checked\n\n"
-               "Exit status: 0 ok, 1 failure, 2 usage, 9 merged but some images skipped.\n"
+               "Exit status: 0 ok, 1 failure, 2 usage, 9 merged but some images skipped,\n"
+               "10 merged already (use refresh).\n"
                "See sextctl(1).\n",
                program_invocation_short_name, confext ? "configuration" : "system",
                confext ? "/etc" : "/usr and /opt");

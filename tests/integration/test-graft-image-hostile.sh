@@ -26,9 +26,9 @@ check_refused() {
         local img=$1 code=$2 needle=$3
         shift 3
         local before after
-        before=$(sha256sum "$img"; ls -la "$(dirname "$img")")
+        before=$(sha256sum "$img"; ls -la "$(dirname "$img")" | grep -v " \.\.$")
         run_expect "$code" "$needle" "$GRAFT_IMAGE" verify "$@" "$img"
-        after=$(sha256sum "$img"; ls -la "$(dirname "$img")")
+        after=$(sha256sum "$img"; ls -la "$(dirname "$img")" | grep -v " \.\.$")
         assert_eq "$after" "$before" "verify changed $img or its directory"
 }
 copy() { mkdir -p "$T/$1"; cp "$T/good.raw" "$T/$1/hello.raw"; echo "$T/$1/hello.raw"; }
