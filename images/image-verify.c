@@ -111,6 +111,20 @@ static int check_signature(const DissectedImage *image, const ImageVerifyOptions
         return 0;
 }
 
+/* A policy refusal of an image whose signature was set aside (untrusted signer) says why it did
+ * not count, so that "no trusted signature" is not read as "unsigned". */
+static int add_ignored_signature(GraftError *err, int r, const char *path, const char *why) {
+        char *m = NULL;
+        size_t n = strlen(path);
+        if (why && strncmp(why, path, n) == 0 && strncmp(why + n, ": ", 2) == 0)
+                why += n + 2; /* the refusal names the image already */
+        if (!why || !err || !err->message || asprintf(&m, "%s (%s)", err->message, why) < 0)
+                return r;
+        free(err->message);
+        err->message = m;
+        return r;
+}
+
 /* Every designator the policy could speak of, with what the image offers for it. */
 static int check_policy(const DissectedImage *image, const ImagePolicy *policy, PolicyOffer data_offer,
                         GraftError *err) {
@@ -243,7 +257,7 @@ int image_verify(const DissectedImage *image, const ImageVerifyOptions *o, Image
         if (o->policy) {
                 r = check_policy(image, o->policy, v.offer, err);
                 if (r < 0)
-                        return r;
+                        return add_ignored_signature(err, r, image->path, v.signature_ignored);
         }
 
         if (image->verity.found) {

@@ -327,7 +327,7 @@ static const char *describe_offer(PolicyOffer offer, PartitionDesignator d) {
         case OFFER_UNPROTECTED:
                 return partition_verity_of(d) >= 0 ? "it without verity" : "one";
         case OFFER_VERITY:
-                return "verity without a signature";
+                return "verity but no trusted signature";
         case OFFER_SIGNED:
                 return "it with verity and a trusted signature";
         }

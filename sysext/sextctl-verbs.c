@@ -88,7 +88,7 @@ static const char *type_string(mode_t type) {
 
 static void log_discovery_skipped(char * const *skipped) {
         STRV_FOREACH(s, skipped)
-                log_error("skipped %s", *s);
+                log_error("skipped: %s", *s);
 }
 
 int verb_list(int argc, char **argv, void *userdata) {
@@ -237,7 +237,7 @@ static int run(int (*op)(const SysextOptions *, SysextResult *, GraftError *), c
                 log_discovery_skipped(res.plan->discovery_skipped);
                 for (size_t i = 0; i < res.plan->n_images; i++)
                         if (res.plan->images[i].skipped)
-                                log_error("skipped %s", strna(res.plan->images[i].error.message));
+                                log_error("skipped: %s", strna(res.plan->images[i].error.message));
         }
         if (arg_json != JSON_OFF) {
                 if (print_result_json(&res) < 0)

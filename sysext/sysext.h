@@ -162,7 +162,7 @@ int sysext_refresh(const SysextOptions *o, SysextResult *ret, GraftError *err);
 /* Removes the merge (ours or systemd's) from every hierarchy that carries one. */
 int sysext_unmerge(const SysextOptions *o, SysextResult *ret, GraftError *err);
 
-/* Asks the service manager to reload (org.freedesktop.systemd1.Manager.Reload) over bus, or over
- * a new connection to the system bus when bus is NULL. Used by merge, refresh and unmerge on the
- * host only. */
+/* Asks the service manager to reload (org.freedesktop.systemd1.Manager.Reload) over bus, or, when
+ * bus is NULL, over systemd's private socket (as root; it works before the system bus is up) or
+ * a new connection to the system bus. Used by merge, refresh and unmerge on the host only. */
 int sysext_reload_manager(sd_bus *bus, GraftError *err);

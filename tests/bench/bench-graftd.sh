@@ -17,7 +17,8 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 runs=${1:-5}
 size=${2:-1024}
 export GRAFT_SOURCE_DIR=$repo
-export GRAFT_BUILD_DIR=${GRAFT_BUILD_DIR:-$repo/build}
+# Absolute: the container binds it at the same path.
+export GRAFT_BUILD_DIR=$(realpath -m "${GRAFT_BUILD_DIR:-$repo/build}")
 if [[ ! -x $GRAFT_BUILD_DIR/daemon/graftd && -z ${GRAFT_TEST_IN_NAMESPACE:-} ]]; then
         "$repo/tools/build" "$GRAFT_BUILD_DIR" >/dev/null
 fi

@@ -192,7 +192,7 @@ static const CheckCase check_cases[] = {
         /* Protection levels: stronger satisfies weaker. */
         { "root=signed", PARTITION_ROOT, OFFER_SIGNED, 0, NULL },
         { "root=signed", PARTITION_ROOT, OFFER_VERITY, -EPERM,
-          "image policy requires the root partition to be signed, but foo.raw has verity without a signature" },
+          "image policy requires the root partition to be signed, but foo.raw has verity but no trusted signature" },
         { "root=signed", PARTITION_ROOT, OFFER_UNPROTECTED, -EPERM,
           "requires the root partition to be signed, but foo.raw has it without verity" },
         { "root=signed", PARTITION_ROOT, OFFER_ABSENT, -EPERM,

@@ -9,6 +9,9 @@
 portable_image demo
 portable_image demo "$R/srv/demo_2.raw"
 "$GRAFT_IMAGE" build "$T/src-demo" -o "$R/srv/unsigned.raw" --name demo --version 1 --type portable >/dev/null
+make_cert "$T/keys" stranger
+"$GRAFT_IMAGE" build "$T/src-demo" -o "$R/srv/stranger.raw" --name demo --version 1 --type portable \
+        --key "$T/keys/stranger.key" --cert "$T/keys/stranger.crt" >/dev/null
 cp "$R/var/lib/portables/demo.raw" "$R/srv/tampered.raw"
 flip_byte "$R/srv/tampered.raw" $(($(part_offset "$R/srv/tampered.raw" 1) + 200))
 cp "$R/var/lib/portables/demo.raw" "$R/srv/badsig.raw"
@@ -154,6 +157,9 @@ gcall_error $E.IntegrityMismatch "root hash of partition 1 is" \
 gcall_error $E.BadSignature "$R/srv/badsig.raw" Manager1.AttachImage "$R/srv/badsig.raw" "@as []" "" "" 0 "@as []" ""
 gcall_error $E.PolicyViolation "image policy requires the root partition to be signed" \
         Manager1.AttachImage "$R/srv/unsigned.raw" "@as []" "" "" 0 "@as []" ""
+# A signer outside the trust store: verity-only, so the same refusal, naming the signer.
+gcall_error $E.PolicyViolation "but no trusted signature (partition 3: the signer (CN=stranger) is not the one trusted" \
+        Manager1.AttachImage "$R/srv/stranger.raw" "@as []" "" "" 0 "@as []" ""
 gcall_error $E.PolicyViolation 'prefix "other" is not allowed' Manager1.AttachImage demo "['other']" "" "" 0 "@as []" ""
 gcall_error $E.MissingFile "has no /usr/lib/extension-release.d/extension-release.renamed" \
         Manager1.AttachImage demo "@as []" "" "" 0 "['renamed']" ""
