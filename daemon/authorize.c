@@ -33,6 +33,11 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
         else if (!authorized && challenge && !sd_bus_message_get_allow_interactive_authorization(op->call))
                 r = refuse(op, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED,
                            "polkit would ask for a password, but the caller does not allow interaction");
+        else if (!authorized && challenge)
+                /* Interaction was allowed, yet polkit still wants a password: no authentication
+                 * agent of the caller's could ask for it. */
+                r = refuse(op, SD_BUS_ERROR_ACCESS_DENIED,
+                           "polkit wants a password, and no authentication agent was there to ask for it");
         else if (!authorized)
                 r = refuse(op, SD_BUS_ERROR_ACCESS_DENIED, "polkit says no");
 
