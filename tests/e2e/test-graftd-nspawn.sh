@@ -6,7 +6,8 @@
 # asks systemd to start graftd; `pctl attach --now` through it starts the service (which really
 # serves from the image); `sextctl merge` through it merges into the container's /usr; graftd logs
 # to the journal with priorities and exits when idle. -H works over a stand-in ssh to the
-# container's systemd-stdio-bridge, and prints what the container's own pctl prints.
+# container's systemd-stdio-bridge, -M through sd-bus's machine transport, and both print what
+# the container's own pctl prints.
 . "$GRAFT_SOURCE_DIR/tests/lib/lib.sh"
 . "$GRAFT_SOURCE_DIR/tests/e2e/lib/nspawn.sh"
 . "$GRAFT_SOURCE_DIR/tests/e2e/lib/example-image.sh"
@@ -76,6 +77,17 @@ C "$PCTL" list >"$T/local.txt"
 diff -u "$T/local.txt" "$T/remote.txt" || fail "pctl -H prints otherwise than pctl in the container"
 assert_contains "$T/remote.txt" "running"
 
+# -M: the machine transport of sd-bus enters the container and talks to its graftd. It finds the
+# container's leader where systemd-machined registers it, /run/systemd/machines/NAME; nspawn runs
+# with --register=no and no machined runs here, so the test writes that entry itself, on a tmpfs
+# in its own mount namespace.
+mount -t tmpfs tmpfs /run/systemd/machines
+printf 'LEADER=%s\nCLASS=container\n' "$NSPAWN_LEADER" >/run/systemd/machines/graft-e2e
+"$PCTL" -M graft-e2e list >"$T/machine.txt" 2>&1 || { cat "$T/machine.txt" >&2; fail "pctl -M failed"; }
+diff -u "$T/local.txt" "$T/machine.txt" || fail "pctl -M prints otherwise than pctl in the container"
+"$PCTL" -M graft-e2e is-attached webdemo >"$T/machine.txt" 2>&1 || { cat "$T/machine.txt" >&2; fail "pctl -M is-attached failed"; }
+assert_eq "$(cat "$T/machine.txt")" running
+
 # 3. sextctl merge through graftd: into the container's /usr, seen by everyone there.
 C "$SEXTCTL" merge >"$T/merge.txt" 2>&1 || { cat "$T/merge.txt" >&2; fail "sextctl merge failed"; }
 assert_contains "$T/merge.txt" "Merged extensions into '/usr'."
@@ -85,6 +97,11 @@ assert_contains "$T/status.txt" "hello"
 C journalctl -u graftd.service -o cat --no-pager | grep -q "Merge sysext (uid 0): done in" || fail "the merge did not go through graftd"
 C "$SEXTCTL" unmerge >/dev/null
 C test ! -e /usr/bin/graft-hello || fail "unmerge through graftd left the extension"
+# The same from outside, with -M.
+"$SEXTCTL" -M graft-e2e merge >"$T/merge.txt" 2>&1 || { cat "$T/merge.txt" >&2; fail "sextctl -M merge failed"; }
+assert_eq "$(C graft-hello)" "hello from an extension"
+"$SEXTCTL" -M graft-e2e unmerge >/dev/null
+C test ! -e /usr/bin/graft-hello || fail "sextctl -M unmerge left the extension"
 
 # 4. detach --now through graftd; then graftd exits when idle and comes back when asked.
 C "$PCTL" detach --now webdemo >"$T/out.txt"
