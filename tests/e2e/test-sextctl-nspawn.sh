@@ -8,7 +8,8 @@
 # is asked to reload over its private socket (the system bus is not up yet at that point). Then, on
 # the running system: the reload really happens on merge and unmerge (a unit shipped by an
 # extension appears and goes without a manual daemon-reload), systemd-sysext sees graft's merge,
-# `systemctl reload` refreshes and `systemctl stop` unmerges.
+# `systemctl reload` refreshes and `systemctl stop` unmerges. Then graft-confext.service, booted
+# the same way, merges a configuration extension into /etc (noexec) before sysinit.target.
 . "$GRAFT_SOURCE_DIR/tests/lib/lib.sh"
 . "$GRAFT_SOURCE_DIR/tests/e2e/lib/nspawn.sh"
 . "$GRAFT_SOURCE_DIR/tests/e2e/lib/example-image.sh"
@@ -92,6 +93,33 @@ C test ! -e /usr/bin/strace || fail "systemctl reload did not refresh the merge"
 assert_eq "$(show graft-ext-demo.service LoadState)" loaded
 C journalctl -u graft-sysext.service -o cat --no-pager >"$T/all.txt"
 assert_contains "$T/all.txt" "Refreshed '/usr' (new merge mounted beneath the old one: no gap)."
+
+nspawn_stop
+
+# 5. graft-confext.service, in a boot of its own: its overlay on /etc would hide what is bind-mounted
+# below /etc, so its unit comes from /usr/local/lib/systemd/system, and the trust store is empty
+# (verity where an image has it: plain squashfs passes).
+c=$T/democonf
+mkdir -p "$c/etc/extension-release.d" "$T/confexts" "$T/units2/sysinit.target.wants"
+printf 'ID=debian\nVERSION_ID=12\n' >"$c/etc/extension-release.d/extension-release.democonf"
+printf 'from a confext\n' >"$c/etc/graft-demo.conf"
+mksquashfs "$c" "$T/confexts/democonf.raw" -quiet -noappend -all-root >/dev/null
+sed "s|=/[^ =]*/sextctl |=$SEXTCTL |" "$GRAFT_BUILD_DIR/sysext/graft-confext.service" >"$T/units2/graft-confext.service"
+grep -q "^ExecStart=$SEXTCTL --confext refresh" "$T/units2/graft-confext.service" || fail "cannot point graft-confext.service at $SEXTCTL"
+ln -s ../graft-confext.service "$T/units2/sysinit.target.wants/graft-confext.service"
+nspawn_boot "$root" graft-e2e-confext --bind-ro="$GRAFT_BUILD_DIR" --bind-ro="$T/confexts:/var/lib/confexts" \
+        --bind-ro="$T/units2:/usr/local/lib/systemd/system"
+assert_eq "$(C systemctl is-active graft-confext.service || true)" active "graft-confext.service at boot"
+assert_eq "$(show graft-confext.service ExecMainStatus)" 0
+merged_at=$(show graft-confext.service ActiveEnterTimestampMonotonic)
+sysinit_at=$(show sysinit.target ActiveEnterTimestampMonotonic)
+((merged_at > 0 && merged_at <= sysinit_at)) || fail "graft-confext.service became active at $merged_at, sysinit.target at $sysinit_at"
+assert_eq "$(C cat /etc/graft-demo.conf)" "from a confext"
+C grep -q "^ID=debian" /etc/os-release || fail "the host's /etc is not visible below the confext"
+C findmnt -n -o OPTIONS /etc >"$T/etc-options.txt"
+grep -q "noexec" "$T/etc-options.txt" || fail "the confext overlay on /etc is not noexec: $(cat "$T/etc-options.txt")"
+C systemctl stop graft-confext.service
+C test ! -e /etc/graft-demo.conf || fail "systemctl stop graft-confext.service left the confext merged"
 
 nspawn_stop
 echo ok
