@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Owns the one conversation with the service manager: Reload, for extensions that ship units
  * (EXTENSION_RELOAD_MANAGER=1). Only ever called for the host, never with a root. */
-#include <errno.h>
 #include <unistd.h>
 #include <systemd/sd-bus.h>
 
