@@ -24,7 +24,24 @@ static int read_epoch(bool *ret_have, uint64_t *ret) {
         return 0;
 }
 
+/* --compression-level against the range of the compression chosen (in any order on the line). */
+static int check_level(void) {
+        unsigned min, max, def;
+        const char *c = squashfs_compression_to_string(arg_compression);
+        if (!arg_have_compression_level)
+                return 0;
+        if (squashfs_compression_levels(arg_compression, &min, &max, &def) < 0)
+                return log_error("--compression-level=%u: %s compression has no levels", arg_compression_level, c), -EINVAL;
+        if (arg_compression_level < min || arg_compression_level > max)
+                return log_error("--compression-level=%u: %s takes levels %u to %u (default %u)", arg_compression_level, c,
+                                 min, max, def),
+                       -EINVAL;
+        return 0;
+}
+
 int verb_build(int argc, char **argv) {
+        if (check_level() < 0)
+                return EXIT_USAGE;
         if (!arg_output || !arg_name || !arg_version) {
                 log_error("build needs -o OUT.raw, --name=NAME and --version=V");
                 return EXIT_USAGE;
@@ -38,6 +55,8 @@ int verb_build(int argc, char **argv) {
                 .arch = arg_arch,
                 .designator = arg_partition,
                 .compression = arg_compression,
+                .have_compression_level = arg_have_compression_level,
+                .compression_level = arg_compression_level,
                 .key_path = arg_key,
                 .cert_path = arg_cert,
                 .n_threads = arg_threads,

@@ -20,6 +20,8 @@ ImageType arg_type = IMAGE_TYPE_SYSEXT;
 Architecture arg_arch = _ARCHITECTURE_INVALID;
 PartitionDesignator arg_partition = PARTITION_ROOT;
 SquashfsCompression arg_compression = SQUASHFS_ZSTD;
+bool arg_have_compression_level = false;
+unsigned arg_compression_level = 0;
 const char *arg_key = NULL;
 const char *arg_cert = NULL;
 const char *arg_root = NULL;
@@ -44,6 +46,7 @@ enum {
         ARG_ROOT_HASH,
         ARG_IMAGE_POLICY,
         ARG_THREADS,
+        ARG_COMPRESSION_LEVEL,
 };
 
 /* Which options each verb takes; anything else is refused by name. */
@@ -59,7 +62,8 @@ static const struct {
 } verbs[] = {
         { "build", 1, 1,
           OPTS_COMMON | OPT_OUTPUT | OPT(ARG_NAME) | OPT(ARG_IMAGE_VERSION) | OPT(ARG_TYPE) | OPT(ARG_ARCH) |
-                  OPT(ARG_PARTITION) | OPT(ARG_COMPRESSION) | OPT(ARG_KEY) | OPT(ARG_CERT),
+                  OPT(ARG_PARTITION) | OPT(ARG_COMPRESSION) | OPT(ARG_COMPRESSION_LEVEL) | OPT(ARG_KEY) |
+                  OPT(ARG_CERT),
           verb_build },
         { "inspect", 1, 1, OPTS_COMMON | OPT(ARG_ARCH), verb_inspect },
         { "verify", 1, 1, OPTS_COMMON | OPT(ARG_ARCH) | OPT(ARG_ROOT) | OPT(ARG_ROOT_HASH) | OPT(ARG_IMAGE_POLICY),
@@ -90,6 +94,8 @@ static void help(void) {
                "     --arch=ARCH         Architecture to build for or to pick (x86-64, …)\n"
                "     --partition=P       root or usr: the data partition type (build)\n"
                "     --compression=C     zstd, xz, gzip or lz4 (build; default zstd)\n"
+               "     --compression-level=N\n"
+               "                         zstd 1-22 (default 15), xz 0-9 (6), gzip 1-9 (9)\n"
                "     --key=PATH          PEM private key to sign with (build, sign)\n"
                "     --cert=PATH         PEM certificate that goes with the key\n"
                "     --root=DIR          Take the trust store (etc/verity.d, …) from DIR\n"
@@ -140,6 +146,16 @@ static int parse_value_option(int c, const char *v) {
                 if ((arg_compression = squashfs_compression_from_string(v)) < 0)
                         return log_error("--compression= takes zstd, xz, gzip or lz4, not \"%s\"", v), -EINVAL;
                 break;
+        case ARG_COMPRESSION_LEVEL: {
+                char *end;
+                errno = 0;
+                unsigned long n = strtoul(v, &end, 10);
+                if (errno || *end || end == v || n > 99)
+                        return log_error("--compression-level= takes a number, not \"%s\"", v), -EINVAL;
+                arg_compression_level = (unsigned) n;
+                arg_have_compression_level = true;
+                break;
+        }
         case ARG_ROOT_HASH:
                 free(arg_root_hash);
                 if (unhexmem(v, strlen(v), &arg_root_hash, &arg_root_hash_size) < 0 || arg_root_hash_size < 16 ||
@@ -168,8 +184,8 @@ static int parse_value_option(int c, const char *v) {
 
 /* Options that take their value as the next argument when not written with '='. */
 static const char * const value_options[] = {
-        "-o", "--output", "--name", "--type", "--arch", "--partition", "--compression", "--key", "--cert",
-        "--root", "--root-hash", "--image-policy", "--threads",
+        "-o", "--output", "--name", "--type", "--arch", "--partition", "--compression", "--compression-level", "--key",
+        "--cert", "--root", "--root-hash", "--image-policy", "--threads",
 };
 
 /* build's --version takes a value ("--version 1.0"), everywhere else --version prints ours; so
@@ -209,6 +225,7 @@ static int parse_argv(int argc, char **argv, unsigned *ret_given) {
                 { "root-hash", required_argument, NULL, ARG_ROOT_HASH },
                 { "image-policy", required_argument, NULL, ARG_IMAGE_POLICY },
                 { "threads", required_argument, NULL, ARG_THREADS },
+                { "compression-level", required_argument, NULL, ARG_COMPRESSION_LEVEL },
                 {}
         };
         unsigned given = 0;
@@ -274,6 +291,7 @@ static const char *option_name(unsigned bit) {
                 [ARG_KEY - ARG_VERSION] = "--key", [ARG_CERT - ARG_VERSION] = "--cert",
                 [ARG_ROOT - ARG_VERSION] = "--root", [ARG_ROOT_HASH - ARG_VERSION] = "--root-hash",
                 [ARG_IMAGE_POLICY - ARG_VERSION] = "--image-policy", [ARG_THREADS - ARG_VERSION] = "--threads",
+                [ARG_COMPRESSION_LEVEL - ARG_VERSION] = "--compression-level",
         };
         if (bit == 31)
                 return "--output";

@@ -18,6 +18,8 @@ extern ImageType arg_type;
 extern Architecture arg_arch;
 extern PartitionDesignator arg_partition;
 extern SquashfsCompression arg_compression;
+extern bool arg_have_compression_level;
+extern unsigned arg_compression_level;
 extern const char *arg_key;
 extern const char *arg_cert;
 extern const char *arg_root;

@@ -207,6 +207,8 @@ static int build_into(int fd, const ImageBuildOptions *o, ImageBuildResult *res,
         Layout l = { .data_offset = GPT_FIRST_USABLE_OFFSET };
         SquashfsWriteOptions so = {
                 .compression = o->compression,
+                .have_level = o->have_compression_level,
+                .level = o->compression_level,
                 .n_threads = o->n_threads,
                 .have_epoch = o->have_epoch,
                 .epoch = o->epoch,

@@ -26,6 +26,8 @@ typedef struct ImageBuildOptions {
         Architecture arch;           /* _ARCHITECTURE_INVALID: native */
         PartitionDesignator designator; /* PARTITION_ROOT (default) or PARTITION_USR */
         SquashfsCompression compression;
+        bool have_compression_level; /* else the compression's default */
+        unsigned compression_level;
         const char *key_path;        /* both or neither */
         const char *cert_path;
         bool have_epoch;             /* SOURCE_DATE_EPOCH */

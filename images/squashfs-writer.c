@@ -33,14 +33,16 @@
 #define READ_CHUNK (1024u * 1024u)
 #define BACKLOG_PER_WORKER 16u
 
+/* Levels as libsquashfs takes them; lz4 has none (0, 0). */
 static const struct {
         const char *name;
         SQFS_COMPRESSOR id;
+        unsigned min_level, max_level, default_level;
 } compressions[_SQUASHFS_COMPRESSION_MAX] = {
-        [SQUASHFS_ZSTD] = { "zstd", SQFS_COMP_ZSTD },
-        [SQUASHFS_XZ] = { "xz", SQFS_COMP_XZ },
-        [SQUASHFS_GZIP] = { "gzip", SQFS_COMP_GZIP },
-        [SQUASHFS_LZ4] = { "lz4", SQFS_COMP_LZ4 },
+        [SQUASHFS_ZSTD] = { "zstd", SQFS_COMP_ZSTD, SQFS_ZSTD_MIN_LEVEL, SQFS_ZSTD_MAX_LEVEL, SQFS_ZSTD_DEFAULT_LEVEL },
+        [SQUASHFS_XZ] = { "xz", SQFS_COMP_XZ, SQFS_XZ_MIN_LEVEL, SQFS_XZ_MAX_LEVEL, SQFS_XZ_DEFAULT_LEVEL },
+        [SQUASHFS_GZIP] = { "gzip", SQFS_COMP_GZIP, SQFS_GZIP_MIN_LEVEL, SQFS_GZIP_MAX_LEVEL, SQFS_GZIP_DEFAULT_LEVEL },
+        [SQUASHFS_LZ4] = { "lz4", SQFS_COMP_LZ4, 0, 0, 0 },
 };
 
 const char *squashfs_compression_to_string(SquashfsCompression c) {
@@ -54,6 +56,17 @@ SquashfsCompression squashfs_compression_from_string(const char *s) {
                 if (streq(compressions[i].name, s))
                         return (SquashfsCompression) i;
         return _SQUASHFS_COMPRESSION_INVALID;
+}
+
+int squashfs_compression_levels(SquashfsCompression c, unsigned *ret_min, unsigned *ret_max, unsigned *ret_default) {
+        if (c < 0 || c >= _SQUASHFS_COMPRESSION_MAX)
+                return -EINVAL;
+        if (compressions[c].max_level == 0)
+                return -EOPNOTSUPP;
+        *ret_min = compressions[c].min_level;
+        *ret_max = compressions[c].max_level;
+        *ret_default = compressions[c].default_level;
+        return 0;
 }
 
 /* A writable sqfs_file_t: position pos of the file system is byte out_offset + pos of fd. The
@@ -194,6 +207,8 @@ static int make_compressor(Writer *w, SQFS_COMPRESSOR id, uint32_t block_size, c
         sqfs_compressor_config_t cfg;
 
         int k = sqfs_compressor_config_init(&cfg, id, block_size, 0);
+        if (k == 0 && w->o->have_level)
+                cfg.level = w->o->level;
         if (k == 0)
                 k = sqfs_compressor_create(&cfg, &w->cmp);
         if (k == SQFS_ERROR_UNSUPPORTED)
@@ -229,6 +244,11 @@ static int writer_setup(Writer *w, int out_fd, uint64_t out_offset) {
                 return graft_error_set(w->err, -EINVAL, GRAFT_ERROR_INVALID_ARGUMENT,
                                        "squashfs block size %" PRIu32 " is not a power of two between 4 KiB and 1 MiB",
                                        block_size);
+
+        if (o->have_level && (compressions[o->compression].max_level == 0 || o->level < compressions[o->compression].min_level ||
+                              o->level > compressions[o->compression].max_level))
+                return graft_error_set(w->err, -EINVAL, GRAFT_ERROR_INVALID_ARGUMENT,
+                                       "%s compression has no level %u", name, o->level);
 
         int k = make_compressor(w, compressions[o->compression].id, block_size, name);
         if (k < 0)

@@ -55,9 +55,13 @@ typedef enum SquashfsCompression {
 } SquashfsCompression;
 const char *squashfs_compression_to_string(SquashfsCompression c);
 SquashfsCompression squashfs_compression_from_string(const char *s);
+/* The levels a compression takes (libsquashfs's range and default); -EOPNOTSUPP: it has none (lz4). */
+int squashfs_compression_levels(SquashfsCompression c, unsigned *ret_min, unsigned *ret_max, unsigned *ret_default);
 
 typedef struct SquashfsWriteOptions {
         SquashfsCompression compression;
+        bool have_level;        /* else the compression's default (squashfs_compression_levels()) */
+        unsigned level;
         uint32_t block_size;    /* 0: 128 KiB */
         unsigned n_threads;     /* 0: one per CPU */
         /* Reproducibility: if set, the file system's mkfs time is this and every inode's mtime is

@@ -7,6 +7,7 @@
 # that load from elsewhere hits both alike), the ratio, and the load average before and after.
 # Not part of the test suite. Run as root:
 #   tests/bench/bench-build.sh [RUNS=3] [TREE_MIB=300]
+# GRAFT_BENCH_LEVEL sets the zstd level of both (default: libsquashfs's, graft-image's default);
 # GRAFT_BENCH_BUILD_DIR picks the build directory (default: build; set up and built as needed);
 # GRAFT_BENCH_BASELINE=/path/to/graft-image also times another build of graft-image (e.g. an
 # older commit's) on the same tree, to see what a change saved. Last, squashfs-probe.c shows
@@ -33,10 +34,13 @@ ninja -C "$build" images/graft-image images/libgraft-images.a common/libgraft-co
 G=$PWD/$build/images/graft-image
 B=${GRAFT_BENCH_BASELINE:-}
 jobs=$(nproc)
-# graft-image uses libsquashfs's default zstd level; the pipeline is told the same level.
+# graft-image's default is libsquashfs's default zstd level; the pipeline is told that level, or
+# both the one GRAFT_BENCH_LEVEL gives.
 level=$(awk '/define SQFS_ZSTD_DEFAULT_LEVEL/ { gsub(/[()]/, "", $3); print $3 }' \
         /usr/include/sqfs/compressor.h 2>/dev/null || true)
-level=${level:-15}
+level=${GRAFT_BENCH_LEVEL:-${level:-15}}
+level_opt=()
+[[ -z ${GRAFT_BENCH_LEVEL:-} ]] || level_opt=(--compression-level="$level")
 export SOURCE_DATE_EPOCH=1700000000 LC_ALL=C
 
 w=$(mktemp -d /var/tmp/graft-bench-build.XXXXXX)
@@ -60,7 +64,8 @@ cp "$w/keys/c.pem" "$w/root/etc/verity.d/bench.crt"
 
 graft_build() { # graft-image binary
         rm -f "$w/A.raw"
-        "$1" build "$tree" -o "$w/A.raw" --name bench --version 1 --key "$w/keys/k.pem" --cert "$w/keys/c.pem" -q
+        "$1" build "$tree" -o "$w/A.raw" --name bench --version 1 --key "$w/keys/k.pem" --cert "$w/keys/c.pem" -q \
+                --compression=zstd "${level_opt[@]}"
 }
 
 # The pipeline, as one script so that its time covers every tool it runs.

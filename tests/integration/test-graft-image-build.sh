@@ -29,6 +29,20 @@ PY
 cmp "$T/hello.raw" "$T/hello2.raw" || fail "two builds of the same tree differ"
 [[ -z $(find "$T" -maxdepth 1 -name '*#graft*') ]] || fail "temporary files left behind"
 
+# --compression-level: recorded in the file system's compressor options (squashfs-tools reads
+# them), a higher level gives a smaller data partition, and the image verifies.
+if command -v unsquashfs >/dev/null; then
+        for l in 1 19; do
+                "$GRAFT_IMAGE" build "$T/ext" -o "$T/level$l.raw" --name hello --version 1.2 --compression-level=$l -q
+                "$GRAFT_IMAGE" verify -q "$T/level$l.raw" || fail "the image built with --compression-level=$l does not verify"
+                unsquashfs -o "$(part_offset "$T/level$l.raw" 1)" -s "$T/level$l.raw" >"$T/level$l.txt"
+                assert_contains "$T/level$l.txt" "Compression zstd"
+                assert_contains "$T/level$l.txt" "compression-level $l"
+        done
+        (($(part_size "$T/level19.raw" 1) <= $(part_size "$T/level1.raw" 1))) ||
+                fail "level 19 gave a larger data partition than level 1"
+fi
+
 # inspect, text and JSON, without verifying.
 "$GRAFT_IMAGE" inspect "$T/hello.raw" >"$T/inspect.txt"
 assert_contains "$T/inspect.txt" "Name: hello"

@@ -37,6 +37,10 @@ run_expect 2 "build needs -o OUT.raw, --name=NAME and --version=V" build "$T/ext
 run_expect 2 "inspect does not take --key" "$GRAFT_IMAGE" inspect --key=x "$T/out/x.raw"
 run_expect 2 "verify does not take --output" "$GRAFT_IMAGE" verify -o x "$T/out/x.raw"
 run_expect 2 '--compression= takes zstd, xz, gzip or lz4, not "brotli"' build "$T/ext" -o x --name a --version 1 --compression=brotli
+run_expect 2 "--compression-level=23: zstd takes levels 1 to 22 (default 15)" build "$T/ext" -o x --name a --version 1 --compression-level=23
+run_expect 2 "--compression-level=3: lz4 compression has no levels" build "$T/ext" -o x --name a --version 1 --compression-level=3 --compression=lz4
+run_expect 2 '--compression-level= takes a number, not "max"' build "$T/ext" -o x --name a --version 1 --compression-level=max
+run_expect 2 "inspect does not take --compression-level" "$GRAFT_IMAGE" inspect --compression-level=3 "$T/out/x.raw"
 run_expect 2 'unknown command "frobnicate"' "$GRAFT_IMAGE" frobnicate
 run_expect 2 "--root-hash= takes a hex root hash" "$GRAFT_IMAGE" verify --root-hash=xyz "$T/out/x.raw"
 run_expect 2 "" "$GRAFT_IMAGE" verify --image-policy='root=bogus' "$T/out/x.raw"
