@@ -80,7 +80,9 @@ assert_contains "$T/remote.txt" "running"
 # -M: the machine transport of sd-bus enters the container and talks to its graftd. It finds the
 # container's leader where systemd-machined registers it, /run/systemd/machines/NAME; nspawn runs
 # with --register=no and no machined runs here, so the test writes that entry itself, on a tmpfs
-# in its own mount namespace.
+# in its own mount namespace (on a host where systemd never ran the directory may be missing: an
+# empty one is made then, as nspawn_boot does for /run/systemd/nspawn).
+[[ -d /run/systemd/machines ]] || mkdir -p /run/systemd/machines
 mount -t tmpfs tmpfs /run/systemd/machines
 printf 'LEADER=%s\nCLASS=container\n' "$NSPAWN_LEADER" >/run/systemd/machines/graft-e2e
 "$PCTL" -M graft-e2e list >"$T/machine.txt" 2>&1 || { cat "$T/machine.txt" >&2; fail "pctl -M failed"; }
