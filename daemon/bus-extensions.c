@@ -104,11 +104,7 @@ static int start(sd_bus_message *m, Manager *mgr, Parse parse, OperationRunFn ru
         Operation *op = operation_new(mgr, m, change ? class : NULL, change ? EXTENSIONS_ACTION : NULL, q, request_free);
         if (!op)
                 return -ENOMEM;
-        char *d = NULL;
-        if (asprintf(&d, "%s %s", op->description, class) >= 0) {
-                free(op->description);
-                op->description = d;
-        }
+        operation_describe(op, class);
         op->run = run;
         op->reply = reply;
         op->done = done;

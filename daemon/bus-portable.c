@@ -7,7 +7,6 @@
 #include "bus-util.h"
 #include "daemon-log.h"
 #include "discover.h"
-#include "escape.h"
 #include "graft-config.h"
 #include "operation.h"
 #include "portable-wire.h"
@@ -125,14 +124,8 @@ static int start(sd_bus_message *m, Manager *mgr, bool change, OperationRunFn ru
                                       request_free);
         if (!op)
                 return -ENOMEM;
-        if (q->image) { /* the log line must not carry the caller's control characters */
-                _cleanup_free_ char *e = escape_string(q->image);
-                char *d = NULL;
-                if (e && asprintf(&d, "%s %s", op->description, e) >= 0) {
-                        free(op->description);
-                        op->description = d;
-                }
-        }
+        if (q->image)
+                operation_describe(op, q->image);
         op->run = run;
         op->reply = reply;
         op->done = done;

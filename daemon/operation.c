@@ -8,6 +8,7 @@
 
 #include "bus-util.h"
 #include "daemon-log.h"
+#include "escape.h"
 #include "operation.h"
 #include "strv.h"
 
@@ -45,6 +46,15 @@ Operation *operation_new(Manager *m, sd_bus_message *call, const char *key, cons
         if (asprintf(&op->description, "%s", strna(member)) < 0 || (key && !(op->key = strdup(key))))
                 return operation_free(op);
         return op;
+}
+
+void operation_describe(Operation *op, const char *what) {
+        _cleanup_free_ char *e = escape_string(what);
+        char *d = NULL;
+        if (e && asprintf(&d, "%s %s", op->description, e) >= 0) {
+                free(op->description);
+                op->description = d;
+        }
 }
 
 Operation *operation_free(Operation *op) {

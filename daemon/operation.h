@@ -47,6 +47,9 @@ Operation *operation_new(Manager *m, sd_bus_message *call, const char *key, cons
                          void (*free_data)(void *data));
 Operation *operation_free(Operation *op);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Operation *, operation_free);
+/* Adds " WHAT" (escaped: the log line must not carry a caller's control characters) to the
+ * method name that describes the operation in the log. */
+void operation_describe(Operation *op, const char *what);
 
 int operation_queue_new(Manager *m, unsigned max_workers, OperationQueue **ret);
 OperationQueue *operation_queue_free(OperationQueue *q);
