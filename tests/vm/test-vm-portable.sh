@@ -36,6 +36,7 @@ unsquashfs -q -d "$T/page" "$T/data.raw" usr/share/webdemo/www/index.html >/dev/
         fail "cannot read the example's page"
 cp "$T/page/usr/share/webdemo/www/index.html" "$P/index.html"
 cp "$GRAFT_SOURCE_DIR/tests/vm/guest/portable-test.sh" "$P/guest.sh"
+cp "$GRAFT_SOURCE_DIR/tests/vm/guest/report.sh" "$P/report.sh"
 root_hash=$("$GRAFT_IMAGE" inspect --json=short "$examples/webdemo.raw" |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["rootHash"])') || fail "cannot read the root hash"
 pctl_direct=

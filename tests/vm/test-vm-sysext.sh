@@ -25,6 +25,7 @@ mkdir -p "$T/payload"
 "$GRAFT_IMAGE" build "$T/tree-unsigned" -o "$T/payload/unsigned.raw" --name unsigned --version 1 >&2 ||
         fail "cannot build the unsigned extension"
 cp "$T/keys/vmtest.crt" "$T/payload/"
+cp "$GRAFT_SOURCE_DIR/tests/vm/guest/report.sh" "$T/payload/"
 mkdir -p "$T/trust/etc/verity.d"
 cp "$T/keys/vmtest.crt" "$T/trust/etc/verity.d/"
 root_hash=$("$GRAFT_IMAGE" verify --json --root "$T/trust" "$T/payload/vmext.raw" |

@@ -6,22 +6,10 @@
 # a dm-verity device with the image's root hash; pctl detach --now and what it leaves. One line
 # per check on /dev/ttyS1 ("@@ ok NAME", "@@ not ok NAME # detail", "@@ info TEXT", "@@ done");
 # the unit powers the VM off when this ends.
-stty -F /dev/ttyS1 raw -echo 2>/dev/null
-exec 3>/dev/ttyS1
+. /graft/report.sh
 . /graft/env
 export GRAFT_NO_PROGRESS=1 NO_COLOR=1 ASAN_OPTIONS UBSAN_OPTIONS
 
-ok() { echo "@@ ok $*" >&3; }
-info() { echo "@@ info $*" >&3; }
-not_ok() {
-        echo "@@ not ok $1 # $(tail -n 4 "$2" 2>/dev/null | tr '\n' ' ' | cut -c1-400)" >&3
-        echo "---- $1 failed:" && cat "$2"
-}
-check() {
-        check_name_=$1 # (sh has no locals: the checked functions may use any other name)
-        shift
-        if "$@" >/tmp/out 2>&1; then ok "$check_name_"; else not_ok "$check_name_" /tmp/out; fi
-}
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 trap 'echo "@@ done" >&3' EXIT
 

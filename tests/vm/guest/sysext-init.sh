@@ -12,24 +12,10 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs -o mode=0755 tmpfs /run
 mount -t tmpfs -o mode=1777 tmpfs /tmp
-stty -F /dev/ttyS1 raw -echo 2>/dev/null
-exec 3>/dev/ttyS1
+. /graft/report.sh
 . /graft/env
 export GRAFT_NO_PROGRESS=1 NO_COLOR=1 ASAN_OPTIONS UBSAN_OPTIONS
 
-ok() { echo "@@ ok $*" >&3; }
-info() { echo "@@ info $*" >&3; }
-# not_ok NAME FILE: the check failed; the end of FILE (its output) goes into the detail.
-not_ok() {
-        echo "@@ not ok $1 # $(tail -n 4 "$2" 2>/dev/null | tr '\n' ' ' | cut -c1-400)" >&3
-        echo "---- $1 failed:" && cat "$2"
-}
-# check NAME CMD…: one result; the command's output is kept in /tmp/out for the detail.
-check() {
-        check_name_=$1 # (sh has no locals: the checked functions may use any other name)
-        shift
-        if "$@" >/tmp/out 2>&1; then ok "$check_name_"; else not_ok "$check_name_" /tmp/out; fi
-}
 # busybox sh runs its own applets whatever PATH says, and its date has no %N: coreutils date.
 now_ms() { echo $(($(/graft/bin/date +%s%N) / 1000000)); }
 finish() {
