@@ -209,6 +209,98 @@ static void read_whole(const char *path, char **ret, size_t *ret_size) {
         ASSERT_OK(read_full_file_at(AT_FDCWD, path, 64 * MB, ret, ret_size));
 }
 
+/* ---- comparing a tree with its copy (unpacked or mounted) ---- */
+
+static void check_xattrs(const char *a, const char *b) {
+        char la[4096];
+        ssize_t na = llistxattr(a, la, sizeof(la));
+        ASSERT_TRUE(na >= 0);
+        for (ssize_t i = 0; i < na; i += (ssize_t) strlen(la + i) + 1) {
+                if (strncmp(la + i, "user.", 5) != 0)
+                        continue;
+                char va[256], vb[256];
+                ssize_t x = lgetxattr(a, la + i, va, sizeof(va)), y = lgetxattr(b, la + i, vb, sizeof(vb));
+                if (y < 0)
+                        ASSERT_FAIL_("%s: xattr %s missing", b, la + i);
+                if (y != x || memcmp(va, vb, (size_t) x) != 0)
+                        ASSERT_FAIL_("%s: xattr %s differs", b, la + i);
+        }
+}
+
+/* What a copy keeps of the source, by who made it: unsquashfs (not root) drops owners, devices
+ * and set-id bits and the times of symlinks, a kernel mount keeps everything. */
+typedef struct CompareFlags {
+        bool owners, times, xattrs, devices, sockets;
+        bool setid;         /* setuid/setgid bits */
+        bool symlink_times; /* with times: the mtime of symlinks too */
+        bool links;         /* link counts of non-directories (hard links kept as such) */
+        bool exact;         /* no entry in the copy that the source lacks */
+} CompareFlags;
+
+static unsigned count_dir_entries(const char *path) {
+        DIR *d = opendir(path);
+        ASSERT_TRUE(d);
+        unsigned n = 0;
+        for (struct dirent *e; (e = readdir(d));)
+                n++;
+        closedir(d);
+        return n;
+}
+
+/* Every entry of source is in copy with the same type, mode, owner, times, target, content (as
+ * far as f asks). Returns the number of entries compared. */
+_unused_ static unsigned compare_trees(const char *source, const char *copy, const CompareFlags *f) {
+        DIR *d = opendir(source);
+        ASSERT_TRUE(d);
+        unsigned n = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                _cleanup_free_ char *a = pathf("%s/%s", source, de->d_name), *b = pathf("%s/%s", copy, de->d_name);
+                struct stat sa, sb;
+                ASSERT_OK(lstat(a, &sa));
+                if ((S_ISSOCK(sa.st_mode) && !f->sockets) || ((S_ISCHR(sa.st_mode) || S_ISBLK(sa.st_mode)) && !f->devices))
+                        continue;
+                if (lstat(b, &sb) < 0)
+                        ASSERT_FAIL_("%s: missing in the copy", b);
+                n++;
+                mode_t mask = f->setid ? 07777 : 01777;
+                if ((sa.st_mode & S_IFMT) != (sb.st_mode & S_IFMT) || (sa.st_mode & mask) != (sb.st_mode & mask))
+                        ASSERT_FAIL_("%s: mode %o, source %o", b, sb.st_mode, sa.st_mode);
+                if (f->owners && (sa.st_uid != sb.st_uid || sa.st_gid != sb.st_gid))
+                        ASSERT_FAIL_("%s: owner %u:%u, source %u:%u", b, sb.st_uid, sb.st_gid, sa.st_uid, sa.st_gid);
+                if (f->times && (f->symlink_times || !S_ISLNK(sa.st_mode)) && sa.st_mtim.tv_sec != sb.st_mtim.tv_sec)
+                        ASSERT_FAIL_("%s: mtime %lld, source %lld", b, (long long) sb.st_mtim.tv_sec,
+                                     (long long) sa.st_mtim.tv_sec);
+                if (f->links && !S_ISDIR(sa.st_mode) && sa.st_nlink != sb.st_nlink)
+                        ASSERT_FAIL_("%s: %ju links, source %ju", b, (uintmax_t) sb.st_nlink, (uintmax_t) sa.st_nlink);
+                if (S_ISCHR(sa.st_mode) || S_ISBLK(sa.st_mode))
+                        ASSERT_EQ(sa.st_rdev, sb.st_rdev);
+                if (S_ISLNK(sa.st_mode)) {
+                        char ta[4096] = {}, tb[4096] = {};
+                        ASSERT_TRUE(readlink(a, ta, sizeof(ta) - 1) > 0 && readlink(b, tb, sizeof(tb) - 1) > 0);
+                        ASSERT_STREQ(ta, tb);
+                } else if (S_ISREG(sa.st_mode)) {
+                        ASSERT_EQ(sa.st_size, sb.st_size);
+                        _cleanup_free_ char *ca = NULL, *cb = NULL;
+                        size_t za, zb;
+                        read_whole(a, &ca, &za);
+                        read_whole(b, &cb, &zb);
+                        if (za != zb || memcmp(ca, cb, za) != 0)
+                                ASSERT_FAIL_("%s: content differs from the source", b);
+                } else if (S_ISDIR(sa.st_mode)) {
+                        n += compare_trees(a, b, f);
+                        if (f->exact && count_dir_entries(b) != count_dir_entries(a))
+                                ASSERT_FAIL_("%s: %u entries, source %u", b, count_dir_entries(b), count_dir_entries(a));
+                }
+                if (f->xattrs && !S_ISLNK(sa.st_mode))
+                        check_xattrs(a, b);
+        }
+        closedir(d);
+        return n;
+}
+
 _unused_ static unsigned count_entries(const char *dir) {
         DIR *d = opendir(dir);
         ASSERT_TRUE(d);
