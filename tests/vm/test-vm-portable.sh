@@ -55,7 +55,7 @@ echo "payload and initramfs: $((($(date +%s%N) - start) / 1000000)) ms" >&2
 vm_boot "$T/initrd.cpio" "$T/console.log" "$T/results.log" 900 \
         -drive "file=$img,if=virtio,format=raw,snapshot=on" \
         -drive "file=$T/payload.ext4,if=virtio,format=raw,readonly=on" \
-        -append "console=ttyS0 panic=-1 loglevel=4 systemd.show_status=error rdinit=/init"
+        -append "console=ttyS0 panic=-1 loglevel=6 systemd.show_status=1 rdinit=/init"
 echo "VM run (boot systemd, checks, power off): $VM_BOOT_SECONDS s" >&2
 echo "# VM run (boot systemd, checks, power off): $VM_BOOT_SECONDS s" >&3
 if ! vm_results_to_tap "$T/results.log"; then
