@@ -5,6 +5,7 @@
  * Changes of one class (its hierarchies) run one at a time. */
 #include <string.h>
 
+#include "bus-policy-arg.h"
 #include "bus-util.h"
 #include "daemon-log.h"
 #include "operation.h"
@@ -72,18 +73,7 @@ static int read_change_args(sd_bus_message *m, ExtensionRequest *q, bool with_po
         if (sysext_options_from_bus_flags(q->flags, &dummy) < 0)
                 return sd_bus_error_setf(error, GRAFT_ERROR_INVALID_ARGUMENT, "unknown flags 0x%" PRIx64,
                                          q->flags & ~(uint64_t) _SYSEXT_BUS_FLAGS_ALL);
-        if (!isempty(policy)) {
-                GraftError e = GRAFT_ERROR_INIT;
-                r = image_policy_parse(policy, &q->policy, &e);
-                if (r < 0) {
-                        sd_bus_error_setf(error, GRAFT_ERROR_INVALID_ARGUMENT, "invalid image policy %s: %s", policy,
-                                          strna(e.message));
-                        graft_error_done(&e);
-                        return r;
-                }
-                q->has_policy = true;
-        }
-        return 0;
+        return bus_parse_image_policy(policy, &q->policy, &q->has_policy, error);
 }
 
 typedef enum Parse { PARSE_CLASS, PARSE_CHANGE, PARSE_CHANGE_WITH_POLICY } Parse;

@@ -4,6 +4,7 @@
  * exactly the portable library function pctl calls in-process. */
 #include <string.h>
 
+#include "bus-policy-arg.h"
 #include "bus-util.h"
 #include "daemon-log.h"
 #include "discover.h"
@@ -94,18 +95,7 @@ static int read_attach_args(sd_bus_message *m, PortableRequest *q, sd_bus_error 
         if (portable_options_from_bus_flags(q->flags, &dummy) < 0)
                 return sd_bus_error_setf(error, GRAFT_ERROR_INVALID_ARGUMENT, "unknown flags 0x%" PRIx64,
                                          q->flags & ~(uint64_t) _PORTABLE_BUS_FLAGS_ALL);
-        if (policy) {
-                GraftError e = GRAFT_ERROR_INIT;
-                r = image_policy_parse(policy, &q->policy, &e);
-                if (r < 0) {
-                        sd_bus_error_setf(error, GRAFT_ERROR_INVALID_ARGUMENT, "invalid image policy %s: %s", policy,
-                                          strna(e.message));
-                        graft_error_done(&e);
-                        return r;
-                }
-                q->has_policy = true;
-        }
-        return 0;
+        return bus_parse_image_policy(policy, &q->policy, &q->has_policy, error);
 }
 
 /* Parses with parse (may be NULL), then starts the operation. */
