@@ -97,6 +97,8 @@ char *path_prefix_root(const char *root, const char *path) {
         return path_join(root, path);
 }
 
+#define OPEN_IN_ROOT_MAX_RETRIES 64u
+
 int open_in_root(int root_fd, const char *path, int flags, mode_t mode) {
         struct open_how how = {
                 .flags = (uint64_t) (flags | O_CLOEXEC),
@@ -107,8 +109,14 @@ int open_in_root(int root_fd, const char *path, int flags, mode_t mode) {
                 path++;
         if (*path == 0)
                 path = ".";
-        long fd = syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
-        if (fd < 0)
-                return negative_errno();
-        return (int) fd;
+        /* With RESOLVE_IN_ROOT the kernel fails with EAGAIN when a rename or a mount anywhere on
+         * the system raced with resolving a ".." component, and asks the caller to try again
+         * (e.g. graftd attaching while it merges extensions onto the same root's /usr). */
+        for (unsigned attempt = 0;; attempt++) {
+                long fd = syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
+                if (fd >= 0)
+                        return (int) fd;
+                if (errno != EAGAIN || attempt >= OPEN_IN_ROOT_MAX_RETRIES)
+                        return negative_errno();
+        }
 }

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "path-util.h"
 #include "tests.h"
@@ -50,6 +52,32 @@ TEST(open_in_root_stays_inside) {
         ASSERT_STREQ(buf, "inside");
         _cleanup_close_ int b = open_in_root(root, "etc/rel", O_RDONLY, 0);
         ASSERT_OK(b);
+
+        /* A rename anywhere makes the kernel's ".." resolution ask for a retry (EAGAIN, a few
+         * percent of lookups while a renamer runs): open_in_root() must retry, not fail. */
+        _cleanup_free_ char *spin = path_join(dir, "spin"), *spun = path_join(dir, "spun");
+        fd = open(spin, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+        ASSERT_TRUE(fd >= 0);
+        close(fd);
+        pid_t renamer = fork();
+        ASSERT_TRUE(renamer >= 0);
+        if (renamer == 0)
+                for (;;) {
+                        (void) rename(spin, spun);
+                        (void) rename(spun, spin);
+                }
+        for (unsigned i = 0; i < 100000; i++) {
+                int c = open_in_root(root, "etc/rel", O_RDONLY, 0);
+                if (c < 0) {
+                        kill(renamer, SIGKILL);
+                        ASSERT_FAIL_("open_in_root of a path with \"..\" failed during renames: %s", strerror(-c));
+                }
+                close(c);
+        }
+        kill(renamer, SIGKILL);
+        ASSERT_TRUE(waitpid(renamer, NULL, 0) == renamer);
+        unlink(spin);
+        unlink(spun);
 
         unlinkat(root, "etc/rel", 0);
         unlinkat(root, "etc/hostname", 0);
