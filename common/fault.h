@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Fault points for the crash tests: a state-changing operation calls fault_point() after each
+ * step that leaves something on disk or in the kernel. In a build configured with
+ * -Dfault_points=true, GRAFT_FAULT_STEP=N makes the Nth fault_point() call of the process kill
+ * it with SIGKILL (as a crash or a power cut would stop it: no cleanup, no atexit), and
+ * GRAFT_FAULT_LOG=FILE appends "N NAME" for every point reached, so a test learns how many steps
+ * an operation has and loops over all of them. In other builds fault_point() does nothing. */
+#pragma once
+
+#include "macro.h"
+
+void fault_point(const char *name);
+
+/* Whether this build honours GRAFT_FAULT_STEP (tests skip their crash loops otherwise). */
+bool fault_points_built(void);
