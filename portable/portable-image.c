@@ -8,6 +8,7 @@
 
 #include "discover.h"
 #include "escape.h"
+#include "file-trust.h"
 #include "metadata.h"
 #include "path-util.h"
 #include "portable-image.h"
@@ -135,6 +136,11 @@ int portable_image_load(const char *root, const char *name_or_path, bool extensi
         if (r < 0)
                 return r;
 
+        /* systemd opens the image again by this path whenever the unit starts (RootImage=,
+         * ExtensionImages=): nobody but root may be able to put another file there. */
+        r = path_check_trusted(d.path, extension ? "extension" : "image", err);
+        if (r < 0)
+                return r;
         r = dissect_image(d.path, NULL, &img->dissected, err);
         if (r < 0)
                 return r;
