@@ -118,7 +118,20 @@ run_expect 6 "profile $R/srv/profiles/tight is writable by uid 65534 (its owner)
 chown 0 "$R/srv/profiles/tight"
 assert_host_unchanged "$T/before"
 
-# 7. Extensions: the one another user owns is skipped and named; the others merge.
+# 7. --copy=symlink links the unit files of a directory image, which systemd reads again at every
+# load: one that another user owns is refused, naming it.
+make_portable_tree "$P/dirapp" dirapp
+host_snapshot "$T/before"
+chown 65534 "$P/dirapp/usr/lib/systemd/system/dirapp.service"
+run_expect 6 "unit $P/dirapp/usr/lib/systemd/system/dirapp.service is writable by uid 65534 (its owner)" \
+        "$PCTL" --root="$R" --image-policy='*' attach --copy=symlink dirapp
+chown 0 "$P/dirapp/usr/lib/systemd/system/dirapp.service"
+host_snapshot "$T/before"
+"$PCTL" --root="$R" --image-policy='*' attach --copy=symlink dirapp >/dev/null || fail "a root-owned directory image could not be linked"
+"$PCTL" --root="$R" detach dirapp >/dev/null
+assert_host_unchanged "$T/before"
+
+# 8. Extensions: the one another user owns is skipped and named; the others merge.
 chown 65534 "$R/var/lib/extensions/ext2.raw"
 run_expect 9 "$R/var/lib/extensions/ext2.raw is writable by uid 65534 (its owner)" "$SEXTCTL" --root="$R" merge
 [[ -f $R/usr/share/ext1/file && ! -e $R/usr/share/ext2/file ]] || fail "the merge holds the wrong extensions"
