@@ -2,6 +2,7 @@
 /* Owns the trust rule for files and paths (see file-trust.h). */
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -32,23 +33,20 @@ static const char *writers(const struct stat *st, char buf[static 64]) {
 
 /* Whether some process holds the regular file open for writing (or mapped shared and writable):
  * a read lease cannot be taken then. Where leases are not to be had (a file system without them,
- * a file neither ours nor root's lease to take) the permission check has to do. */
+ * a file neither ours nor root's lease to take) the permission check has to do. The lease is
+ * taken on a descriptor of our own for a moment; should somebody open the file for writing in
+ * that moment, the kernel tells the lease holder with a signal, SIGIO by default, which would
+ * kill us: it is SIGURG here, which is ignored unless a program asks for it. */
 static int open_for_writing(int fd) {
-        _cleanup_close_ int rd = -EBADF;
-        int flags = fcntl(fd, F_GETFL);
-        if (flags < 0)
-                return negative_errno();
-        if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_PATH)) {
-                /* Leases want a read-only descriptor of our own. */
-                char p[64];
-                snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
-                rd = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-                if (rd < 0)
-                        return 0;
-                fd = rd;
-        }
-        if (fcntl(fd, F_SETLEASE, F_RDLCK) >= 0) {
-                (void) fcntl(fd, F_SETLEASE, F_UNLCK);
+        char p[64];
+        snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
+        _cleanup_close_ int rd = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (rd < 0)
+                return 0;
+        if (fcntl(rd, F_SETSIG, SIGURG) < 0)
+                return 0;
+        if (fcntl(rd, F_SETLEASE, F_RDLCK) >= 0) {
+                (void) fcntl(rd, F_SETLEASE, F_UNLCK);
                 return 0;
         }
         return errno == EAGAIN ? 1 : 0;

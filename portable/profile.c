@@ -2,6 +2,7 @@
 /* Owns finding and reading security profiles (see profile.h). */
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -133,6 +134,16 @@ int profile_find(const char *root, const char *name_or_path, Profile *ret, Graft
         return 0;
 }
 
+static int check_profile_file(int fd, GraftError *err) {
+        char proc[64], real[PATH_MAX];
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(proc, real, sizeof real - 1);
+        if (n < 0)
+                return negative_errno();
+        real[n] = 0;
+        return path_check_trusted(real, "profile", err);
+}
+
 int profile_read(const char *root, const Profile *p, const char *unit_type, char **ret_content, size_t *ret_size,
                  char **ret_path, GraftError *err) {
         _cleanup_free_ char *path = NULL;
@@ -160,9 +171,10 @@ int profile_read(const char *root, const Profile *p, const char *unit_type, char
                 return 0;
         _cleanup_free_ char *shown = p->in_root ? path_prefix_root(root, path) : strdup(path), *content = NULL;
         size_t size = 0;
-        /* Outside the profile directories each file is checked as the directory was: it is copied
-         * into the root's units, so nobody but root may have been able to write it. */
-        int r = fd < 0 ? fd : p->in_root ? 0 : fd_check_trusted(fd, strna(shown), err);
+        /* The drop-in becomes a root service's sandbox (copied, or linked for systemd to read at
+         * every load): nobody but root may be able to change the file or a directory on its way,
+         * wherever it lies — also where a profile directory's entry links elsewhere. */
+        int r = fd < 0 ? fd : check_profile_file(fd, err);
         if (r < 0 && graft_error_is_set(err))
                 return r;
         if (r >= 0)

@@ -116,6 +116,11 @@ chown 65534 "$R/srv/profiles/tight"
 run_expect 6 "profile $R/srv/profiles/tight is writable by uid 65534 (its owner)" \
         "$PCTL" attach demo --profile="$R/srv/profiles/tight"
 chown 0 "$R/srv/profiles/tight"
+# A profile found by name whose directory entry links to a place another user may write.
+mkdir -p "$R/etc/graft/profiles"
+ln -s ../../../srv/shared/tight "$R/etc/graft/profiles/sneaky"
+host_snapshot "$T/before"
+run_expect 6 "the directory $R/srv/shared is writable by uid 65534" "$PCTL" --root="$R" attach demo --profile=sneaky
 assert_host_unchanged "$T/before"
 
 # 7. --copy=symlink links the unit files of a directory image, which systemd reads again at every
