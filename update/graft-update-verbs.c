@@ -135,7 +135,7 @@ static int print_update(const UpdateResult *res) {
                 STRV_FOREACH(s, res->removed)
                         json_object_array_add(rm, json_object_new_string(*s));
                 if (json_add_string(j, "version", res->version) < 0 || json_add_string(j, "previous", res->previous) < 0 ||
-                    json_add_bool(j, "changed", !res->already_current) < 0 || json_add(j, "passedOver", p) < 0 ||
+                    json_add_bool(j, "changed", !res->already_current && !res->older) < 0 || json_add(j, "passedOver", p) < 0 ||
                     json_add(j, "placed", pl) < 0 || json_add(j, "removed", rm) < 0 ||
                     json_add_uint64(j, "bytesFetched", res->bytes_fetched) < 0)
                         return log_oom(), EXIT_FAILED;
@@ -146,6 +146,8 @@ static int print_update(const UpdateResult *res) {
                 return EXIT_OK;
         if (res->already_current)
                 printf("Up to date: %s\n", res->previous ?: "nothing installed, nothing available");
+        else if (res->older)
+                printf("Placed %s; %s stays in use (it is newer)\n", res->version, res->previous);
         else
                 printf("Updated to %s (was %s)\n", res->version, res->previous ?: "none");
         return EXIT_OK;

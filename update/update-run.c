@@ -201,6 +201,7 @@ int update_place(UpdateContext *c, const char *version, UpdateResult *ret, Graft
                 r = try_version(c, *v, &res, &e);
                 if (r >= 0) {
                         res.version = strdup(*v);
+                        res.older = c->current && version_compare(*v, c->current) < 0;
                         graft_error_done(&e);
                         break;
                 }

@@ -79,6 +79,7 @@ typedef struct UpdateResult {
         char **removed;       /* files removed by retention */
         uint64_t bytes_fetched;
         bool already_current;
+        bool older;           /* an explicit version older than the one in use: placed, not used */
 } UpdateResult;
 
 void update_result_done(UpdateResult *r);
