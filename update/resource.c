@@ -87,12 +87,13 @@ static int list_url(const Transfer *t, const SourceOptions *o, Resource *r, Graf
                         return graft_error_prefix(err, k, "%s", t->path);
                 if (asprintf(&sig_url, "%s.gpg", url) < 0)
                         return -ENOMEM;
-                k = fetch_to_memory(sig_url, SIGNATURE_MAX, o->fetch, &sig, &sig_size, err);
+                _cleanup_graft_error_ GraftError e = GRAFT_ERROR_INIT;
+                k = fetch_to_memory(sig_url, SIGNATURE_MAX, o->fetch, &sig, &sig_size, &e);
                 if (k == -ENOENT)
                         return graft_error_set(err, -EPERM, GRAFT_ERROR_UNTRUSTED,
                                                "%s: Verify=yes, but %s is not signed (%s: HTTP 404)", t->path, url, sig_url);
                 if (k < 0)
-                        return k;
+                        return graft_error_set(err, k, e.name ?: GRAFT_ERROR_IO, "%s", e.message ?: strerror(-k));
                 k = manifest_verify_signature(text, size, sig, sig_size, keyring, url, &r->signer, err);
                 if (k < 0)
                         return k;
