@@ -214,6 +214,8 @@ static int fetch_run(const char *url, const char *shown, Sink *s, const FetchOpt
                                 graft_error_done(&e);
                         break;
                 }
+                if (o->on_retry)
+                        o->on_retry(o->retry_userdata, e.message ?: strerror(-r), delay);
                 graft_error_done(&e);
                 sleep_usec(delay);
                 delay *= 2;

@@ -16,6 +16,9 @@ typedef struct FetchOptions {
         uint64_t retry_delay_usec;     /* before the first retry, doubling; 0: 1 s */
         ProgressFn progress;
         void *progress_userdata;
+        /* Told about each failed attempt that will be retried (may be NULL). */
+        void (*on_retry)(void *userdata, const char *why, uint64_t delay_usec);
+        void *retry_userdata;
 } FetchOptions;
 
 typedef struct FetchResult {

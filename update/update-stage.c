@@ -132,6 +132,10 @@ static int copy_local(const char *from, int fd, const char *shown, char sha256[s
         return r;
 }
 
+static void on_retry(void *userdata, const char *why, uint64_t delay_usec) {
+        update_note(userdata, "%s; retrying in %.1f s", why, (double) delay_usec / 1e6);
+}
+
 /* Brings the source's bytes into the staging file fd and checks them against the expected hash. */
 static int fill(UpdateContext *c, const Transfer *t, const Instance *src, int fd, Staged *s, const char *shown,
                 GraftError *err) {
@@ -139,8 +143,11 @@ static int fill(UpdateContext *c, const Transfer *t, const Instance *src, int fd
         int r;
         if (t->source_type == RESOURCE_URL_FILE) {
                 FetchResult fr = {};
+                FetchOptions fo = c->o.fetch;
+                fo.on_retry = on_retry;
+                fo.retry_userdata = c;
                 update_note(c, "downloading %s", src->location);
-                r = fetch_to_fd(src->location, fd, shown, &c->o.fetch, &fr, err);
+                r = fetch_to_fd(src->location, fd, shown, &fo, &fr, err);
                 s->fetched = fr.bytes_fetched;
                 if (r < 0)
                         return r;

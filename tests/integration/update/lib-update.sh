@@ -71,11 +71,13 @@ CONF
         fail "lighttpd does not answer on $URL"
 }
 
+# stop_server [SIGNAL]: kills the server (default SIGKILL: it dies as a crash would, mid-transfer;
+# TERM lets it flush its access log).
 stop_server() {
         [[ -s $T/lighttpd.pid ]] || return 0
         local pid
         pid=$(cat "$T/lighttpd.pid")
-        kill -9 "$pid" 2>/dev/null || true
+        kill -"${1:-9}" "$pid" 2>/dev/null || true
         while kill -0 "$pid" 2>/dev/null; do sleep 0.02; done
         rm -f "$T/lighttpd.pid"
 }
