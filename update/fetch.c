@@ -27,6 +27,7 @@ typedef struct Sink {
         uint64_t offset;   /* where the next byte goes */
         uint64_t resumed_from;
         bool checked;      /* the response code of this attempt was looked at */
+        bool discard;      /* this attempt's body is an error page */
         CURL *curl;
         EVP_MD_CTX *md;
         int write_error;   /* errno of a failed write */
@@ -52,16 +53,14 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *userdata) {
                 long code = 0;
                 curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &code);
                 s->checked = true;
-                if (code >= 300)
-                        return n; /* the error page is dropped; perform() reports the status */
-                if (s->offset > 0 && code != 206 && sink_restart(s) < 0) {
+                /* An error page is dropped; attempt() reports the status. */
+                s->discard = code >= 300;
+                if (!s->discard && s->offset > 0 && code != 206 && sink_restart(s) < 0) {
                         s->write_error = EIO;
                         return 0;
                 }
         }
-        long code = 0;
-        curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &code);
-        if (code >= 300)
+        if (s->discard)
                 return n;
         if (s->fd < 0) {
                 if (s->size + n > s->max) {

@@ -191,7 +191,7 @@ static int parse_target_key(ParseState *s, const ConfAssignment *a, GraftError *
                 int b = conf_parse_boolean(a->value);
                 if (b < 0)
                         return bad_value(a, err, "not a boolean");
-                if (a->key[0] == 'R' && a->key[1] == 'e')
+                if (streq(a->key, "ReadOnly"))
                         t->read_only = b;
                 else
                         t->remove_temporary = b;

@@ -197,6 +197,17 @@ static int classify(UpdateContext *c, bool offline) {
         return 0;
 }
 
+int update_context_reload_targets(UpdateContext *c, GraftError *err) {
+        for (size_t i = 0; i < c->set.n; i++) {
+                resource_done(&c->targets[i]);
+                int r = target_list(c->set.transfers[i], c->o.root, &c->targets[i], err);
+                if (r < 0)
+                        return graft_error_prefix(err, r, "transfer %s", c->set.transfers[i]->id);
+        }
+        c->current = (free(c->current), NULL);
+        return classify(c, c->offline);
+}
+
 static int list_resources(UpdateContext *c, bool offline, GraftError *err) {
         c->sources = calloc(c->set.n + 1, sizeof(Resource));
         c->targets = calloc(c->set.n + 1, sizeof(Resource));
@@ -222,6 +233,7 @@ int update_context_new(const UpdateOptions *o, bool offline, UpdateContext **ret
         if (!c)
                 return -ENOMEM;
         c->o = *o;
+        c->offline = offline;
         if (isempty(c->o.root) || streq(c->o.root, "/"))
                 c->o.root = NULL;
         int r = transfer_set_load(c->o.root, o->component, o->definitions, &c->set, err);

@@ -111,7 +111,9 @@ int update_vacuum(UpdateContext *c, unsigned keep, UpdateResult *ret, GraftError
         if (r < 0)
                 return r;
         UpdateResult res = {};
-        r = vacuum(c, keep, 0, &res, err);
+        r = update_context_reload_targets(c, err);
+        if (r >= 0)
+                r = vacuum(c, keep, 0, &res, err);
         op_lock_release(&lock);
         if (r < 0) {
                 update_result_done(&res);
@@ -176,23 +178,25 @@ static int try_version(UpdateContext *c, const char *v, UpdateResult *res, Graft
 }
 
 int update_place(UpdateContext *c, const char *version, UpdateResult *ret, GraftError *err) {
-        _cleanup_strv_free_ char **cand = NULL;
-        int r = candidates(c, version, &cand, err);
+        /* Everything below is decided under the lock, on the targets as they are now. */
+        OpLock lock = OP_LOCK_INIT;
+        int r = take_update_lock(c, "graft-update update", &lock, err);
         if (r < 0)
                 return r;
+        _cleanup_strv_free_ char **cand = NULL;
+        r = update_context_reload_targets(c, err);
+        if (r >= 0)
+                r = candidates(c, version, &cand, err);
+        if (r < 0) {
+                op_lock_release(&lock);
+                return r;
+        }
         UpdateResult res = { .previous = c->current ? strdup(c->current) : NULL };
-        if (c->current && !res.previous)
-                return -ENOMEM;
         if (!cand || (version && c->current && streq(version, c->current))) {
+                op_lock_release(&lock);
                 res.already_current = true;
                 *ret = res;
                 return 0;
-        }
-        OpLock lock = OP_LOCK_INIT;
-        r = take_update_lock(c, "graft-update update", &lock, err);
-        if (r < 0) {
-                update_result_done(&res);
-                return r;
         }
         GraftError first = GRAFT_ERROR_INIT;
         int first_r = 0;

@@ -96,11 +96,12 @@ static int copy_local(const char *from, int fd, const char *shown, char sha256[s
                 EVP_MD_CTX_free(md);
                 return -ENOMEM;
         }
-        static char buf[1 << 16];
+        const size_t bufsize = 1 << 16;
+        _cleanup_free_ char *buf = malloc(bufsize);
         uint64_t off = 0;
-        int r = 0;
-        for (;;) {
-                ssize_t n = read(in, buf, sizeof buf);
+        int r = buf ? 0 : -ENOMEM;
+        while (r >= 0) {
+                ssize_t n = read(in, buf, bufsize);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0) {

@@ -58,6 +58,7 @@ typedef struct UpdateContext {
         BadMarks bad;
         char **warnings;     /* unsupported keys of the transfer files */
         char **notes;        /* everything passed to on_note, for the result */
+        bool offline;        /* sources were not listed */
 } UpdateContext;
 
 /* Reads the transfers, lists every source (SHA256SUMS fetched and verified) and target, finds the
@@ -65,6 +66,9 @@ typedef struct UpdateContext {
 int update_context_new(const UpdateOptions *o, bool offline, UpdateContext **ret, GraftError *err);
 UpdateContext *update_context_free(UpdateContext *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(UpdateContext *, update_context_free);
+/* Lists the targets again and finds the version in use anew: what another run may have changed
+ * before this one took the lock. */
+int update_context_reload_targets(UpdateContext *c, GraftError *err);
 const UpdateVersion *update_context_find(const UpdateContext *c, const char *version);
 /* The newest candidate, or NULL. */
 const UpdateVersion *update_context_newest_candidate(const UpdateContext *c);
