@@ -158,7 +158,8 @@ int source_list(const Transfer *t, const SourceOptions *o, Resource *ret, GraftE
                 resource_done(&r);
                 return k;
         }
-        qsort(r.instances, r.n, sizeof(Instance), cmp_instance);
+        if (r.n > 1)
+                qsort(r.instances, r.n, sizeof(Instance), cmp_instance);
         *ret = r;
         return 0;
 }
@@ -173,7 +174,8 @@ int target_list(const Transfer *t, const char *root, Resource *ret, GraftError *
                 resource_done(&r);
                 return k;
         }
-        qsort(r.instances, r.n, sizeof(Instance), cmp_instance);
+        if (r.n > 1)
+                qsort(r.instances, r.n, sizeof(Instance), cmp_instance);
         *ret = r;
         return 0;
 }

@@ -176,7 +176,8 @@ static int classify(UpdateContext *c, bool offline) {
                         if (add_version(c, c->targets[i].instances[k].version) < 0)
                                 return -ENOMEM;
         }
-        qsort(c->versions, c->n_versions, sizeof(UpdateVersion), cmp_version);
+        if (c->n_versions > 1)
+                qsort(c->versions, c->n_versions, sizeof(UpdateVersion), cmp_version);
         for (size_t i = 0; i < c->n_versions; i++)
                 c->versions[i].flags = flags_of(c, c->versions[i].version, offline);
         int r = find_current(c);
