@@ -124,22 +124,21 @@ int profile_read(const char *root, const Profile *p, const char *unit_type, char
         if (!path)
                 return -ENOMEM;
 
-        _cleanup_close_ int fd = -EBADF;
+        _cleanup_close_ int root_fd = -EBADF;
         if (p->in_root) {
-                _cleanup_close_ int root_fd = portable_root_open(root, err);
+                root_fd = portable_root_open(root, err);
                 if (root_fd < 0)
                         return root_fd;
-                fd = open_in_root(root_fd, path, O_RDONLY | O_NOCTTY, 0);
-        } else {
-                fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
-                if (fd < 0)
-                        fd = negative_errno();
         }
-        if (fd == -ENOENT)
-                return 0;
         _cleanup_free_ char *shown = p->in_root ? path_prefix_root(root, path) : strdup(path), *content = NULL;
+        if (!shown)
+                return -ENOMEM;
         size_t size = 0;
-        int r = fd < 0 ? fd : read_full_fd(fd, PROFILE_FILE_MAX, &content, &size);
+        int r = file_read(&(FileOpen) { .dir_fd = p->in_root ? root_fd : AT_FDCWD, .path = path, .in_root = p->in_root,
+                                        .display = shown },
+                          PROFILE_FILE_MAX, &content, &size, err);
+        if (r == -ENOENT)
+                return 0;
         if (r < 0)
                 return graft_error_set(err, r, GRAFT_ERROR_IO, "cannot read profile %s: %s", strna(shown), strerror(-r));
         *ret_content = TAKE_PTR(content);

@@ -481,10 +481,18 @@ TEST(trust_store_errors) {
 
         /* Not a regular file. */
         ASSERT_EQ(run("mkdir -p '%s/usr/lib/verity.d/dir.crt'", root), 0);
-        ASSERT_TRUE(asprintf(&msg, "trusted certificate %s/usr/lib/verity.d/dir.crt is not a regular file", root) >= 0);
-        check_load_fails(root, -EBADMSG, GRAFT_ERROR_UNTRUSTED, msg);
+        ASSERT_TRUE(asprintf(&msg, "trusted certificate %s/usr/lib/verity.d/dir.crt is a directory, not a regular file",
+                             root) >= 0);
+        check_load_fails(root, -EISDIR, GRAFT_ERROR_UNTRUSTED, msg);
         msg = mfree(msg);
         ASSERT_EQ(run("rmdir '%s/usr/lib/verity.d/dir.crt'", root), 0);
+        /* A FIFO (no writer: opening it for reading would wait for good) is refused unopened. */
+        ASSERT_EQ(run("mkfifo '%s/usr/lib/verity.d/fifo.crt'", root), 0);
+        ASSERT_TRUE(asprintf(&msg, "trusted certificate %s/usr/lib/verity.d/fifo.crt is a FIFO, not a regular file",
+                             root) >= 0);
+        check_load_fails(root, -EBADFD, GRAFT_ERROR_UNTRUSTED, msg);
+        msg = mfree(msg);
+        ASSERT_EQ(run("rm '%s/usr/lib/verity.d/fifo.crt'", root), 0);
 
         /* A verity.d that is not a directory. */
         ASSERT_EQ(run("mkdir -p '%1$s/usr/local/lib' && touch '%1$s/usr/local/lib/verity.d'", root), 0);
