@@ -190,7 +190,9 @@ static int list_units(PortableImage *img, size_t provider, PortableUnit **units,
                 if (r < 0)
                         return graft_error_prefix(err, r, "%s", img->path);
                 for (size_t i = 0; i < n && r >= 0; i++) {
-                        if (!unit_name_is_portable_type(e[i].name) || (!S_ISREG(e[i].mode) && !S_ISLNK(e[i].mode)))
+                        /* A FIFO, socket or device by a unit's name is taken, for read_unit() to refuse
+                         * by name: leaving the unit out would attach the image without it. */
+                        if (!unit_name_is_portable_type(e[i].name) || S_ISDIR(e[i].mode))
                                 continue;
                         if (S_ISLNK(e[i].mode) && e[i].link_target && streq(e[i].link_target, "/dev/null"))
                                 continue; /* masked inside the image */
