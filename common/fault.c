@@ -43,6 +43,7 @@ void fault_point(const char *name) {
         if (n == step_from_env())
                 raise(SIGKILL);
 }
+
 static bool name_listed(const char *list, const char *name) {
         size_t n = strlen(name);
         for (const char *p = list; p && *p;) {

@@ -149,8 +149,8 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
         m->stop_deadline_usec = now_usec() + MANAGER_STOP_GRACE_USEC;
         operation_queue_refuse_waiting(m->queue, "graftd is shutting down; the request was not started");
         /* Also bounds the wait for polkit's answers to requests made before the signal. */
-        if (sd_event_add_time(m->event, &m->stop_timer, CLOCK_MONOTONIC, m->stop_deadline_usec, 0,
-                                             on_stop_grace, m) < 0)
+        if (sd_event_add_time(m->event, &m->stop_timer, CLOCK_MONOTONIC, m->stop_deadline_usec, 0, on_stop_grace,
+                              m) < 0)
                 daemon_log(LOG_WARNING, "cannot set the stop timer; waiting for the running changes to finish");
         manager_begin_exit(m);
         manager_activity(m);

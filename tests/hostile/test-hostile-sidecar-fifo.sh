@@ -27,6 +27,9 @@ squash_ext sfifo && mkfifo "$ext/sfifo.roothash.p7s"
 squash_ext vsock && python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$ext/vsock.verity"
 squash_ext vzero && mknod "$ext/vzero.verity" c 1 5 # /dev/zero: endless, and opening a device is an action
 squash_ext hlink && ln -s /dev/zero "$ext/hlink.roothash"
+# A directory extension whose release file is a FIFO.
+mkdir -p "$ext/dirfifo/usr/lib/extension-release.d" "$ext/dirfifo/usr/share/dirfifo"
+mkfifo "$ext/dirfifo/usr/lib/extension-release.d/extension-release.dirfifo"
 
 # graft-image verify: ends at once, names the file and what it is, exit 3 (bad image).
 check_verify() { # check_verify NAME SIDECAR WHAT
@@ -50,6 +53,7 @@ run_expect 9 "" with_timeout 20 "$SEXTCTL" --root="$R" --image-policy="$policy" 
 for b in vfifo:vfifo.verity hfifo:hfifo.roothash sfifo:sfifo.roothash.p7s vsock:vsock.verity vzero:vzero.verity; do
         assert_contains "$O/err" "$ext/${b#*:} is a"
 done
+assert_contains "$O/err" "/usr/lib/extension-release.d/extension-release.dirfifo is a FIFO, not a regular file"
 assert_eq "$(cat "$R/usr/share/good1/file")" good1
 assert_eq "$(cat "$R/usr/share/good2/file")" good2
 [[ ! -e $R/usr/share/vfifo ]] || fail "the image with a FIFO as its hash tree was merged"
