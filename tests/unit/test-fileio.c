@@ -201,6 +201,7 @@ TEST(lease_does_not_block) {
                 alarm(5);
                 ASSERT_ERRNO(file_open(&(FileOpen) { .dir_fd = AT_FDCWD, .path = at("file") }, NULL), -EAGAIN);
                 alarm(0);
+                fprintf(stderr, "  a write lease held by another process: -EAGAIN at once\n");
         } else
                 fprintf(stderr, "  (no lease on this file system; skipped)\n");
         kill(pid, SIGKILL);
