@@ -13,6 +13,7 @@ source "$GRAFT_SOURCE_DIR/tests/integration/daemon/lib-graftd.sh"
 source "$GRAFT_SOURCE_DIR/tests/hostile/lib-hostile.sh"
 grep -q "GRAFT_FAULT_POINTS 1" "$GRAFT_BUILD_DIR/graft-config.h" || skip "built without -Dfault_points=true"
 
+run_expect 2 '--read-timeout= takes a number up to 86400, not "soon"' "$GRAFTD" --read-timeout=soon
 portable_image demo
 bus_start
 snap=$T/host.snap
