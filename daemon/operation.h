@@ -86,6 +86,9 @@ void operation_queue_refuse_waiting(OperationQueue *q, const char *message);
 size_t operation_queue_stop(OperationQueue *q, uint64_t deadline_usec);
 uint64_t now_usec(void);
 
+/* The polkit action of reads that name a path or pass an image policy (see bus-portable.c). */
+#define INSPECT_ACTION "org.graft.inspect-images"
+
 /* authorize.c: decides whether op's caller may run it: 1 yes (now), 0 asked polkit (the answer
  * submits or refuses op later), negative: refused (op->error filled). */
 int operation_authorize(Operation *op);
