@@ -449,7 +449,7 @@ int portable_unit_link_source(const char *root, const PortableImageSet *s, const
         buf[n] = 0;
         /* systemd reads the unit through the link whenever it loads it: nobody but root may be able
          * to change the file, or a directory on its way, in the meantime. */
-        int r = path_check_trusted(buf, "unit", err);
+        r = path_check_trusted(buf, "unit", err);
         if (r < 0)
                 return r;
         char *p = path_strip_root(root, buf);

@@ -71,11 +71,12 @@ rm "$R/etc/verity.d/x.crt"
 
 # A FIFO as a profile's file, by name and by path.
 mkdir -p "$R/etc/graft/profiles/pfifo" "$T/pdir"
-mkfifo "$R/etc/graft/profiles/pfifo/service.conf" "$T/pdir/service.conf"
+mkfifo "$R/etc/graft/profiles/pfifo/service.conf" "$T/pdir/service.conf" "$T/pfile"
 snap2=$T/host2.snap
 host_snapshot "$snap2"
 expect_refused 1 "$R/etc/graft/profiles/pfifo/service.conf is a FIFO, not a regular file" --profile=pfifo attach demo
 expect_refused 1 "$T/pdir/service.conf is a FIFO, not a regular file" --profile="$T/pdir" attach demo
+expect_refused 2 "profile $T/pfile is neither a file nor a directory" --profile="$T/pfile" attach demo
 assert_host_unchanged "$snap2"
 rm -r "$R/etc/graft"
 assert_host_unchanged "$snap"

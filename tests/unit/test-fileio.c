@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 
+#include "file-trust.h"
 #include "fileio.h"
 #include "path-util.h"
 #include "tests.h"
@@ -173,6 +174,24 @@ TEST(in_root) {
         graft_error_done(&e);
         _cleanup_close_ int fd = file_open(&(FileOpen) { .dir_fd = dfd, .path = "/dir/../link", .in_root = true }, &e);
         ASSERT_OK(fd);
+}
+
+/* The trust check of a path opens the file at its end only once it is known to be no FIFO or
+ * device. */
+TEST(trust_check_refuses_devices) {
+        setup();
+        _cleanup_graft_error_ GraftError e = GRAFT_ERROR_INIT;
+        alarm(5);
+        ASSERT_ERRNO(path_check_trusted("/dev/null", "profile", &e), -EBADFD);
+        alarm(0);
+        ASSERT_STREQ(e.message, "profile /dev/null is a character device, not a regular file, block device or directory");
+        graft_error_done(&e);
+        if (geteuid() != 0)
+                return; /* the scratch directory is not root's: refused for that first */
+        alarm(5);
+        ASSERT_ERRNO(path_check_trusted(at("fifo"), "profile", &e), -EBADFD);
+        alarm(0);
+        ASSERT_MESSAGE_CONTAINS(&e, "fifo is a FIFO, not a regular file, block device or directory");
 }
 
 /* A write lease held by another process makes a plain open wait (up to lease-break-time, 45 s by
