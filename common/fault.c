@@ -43,7 +43,34 @@ void fault_point(const char *name) {
         if (n == step_from_env())
                 raise(SIGKILL);
 }
+
+static bool name_listed(const char *list, const char *name) {
+        size_t n = strlen(name);
+        for (const char *p = list; p && *p;) {
+                size_t k = strcspn(p, ",");
+                if (k == n && strneq(p, name, n))
+                        return true;
+                p += k + (p[k] == ',');
+        }
+        return false;
+}
+
+void fault_stall(const char *name) {
+        if (!name_listed(getenv("GRAFT_FAULT_STALL"), name))
+                return;
+        const char *s = getenv("GRAFT_FAULT_STALL_SEC");
+        unsigned long sec = s ? strtoul(s, NULL, 10) : 0;
+        if (sec > 0) {
+                sleep((unsigned) sec);
+                return;
+        }
+        for (;;)
+                pause();
+}
 #else
 void fault_point(const char *name) {
+}
+
+void fault_stall(const char *name) {
 }
 #endif

@@ -11,5 +11,11 @@
 
 void fault_point(const char *name);
 
+/* Stand-in for work stuck on something outside graft's control (a file system or device that
+ * does not answer), for the tests that prove graftd stays responsive and stops anyway: in a
+ * fault-points build, GRAFT_FAULT_STALL=NAME[,NAME…] makes fault_stall(NAME) sleep, for
+ * GRAFT_FAULT_STALL_SEC seconds if set, else for good. Otherwise it does nothing. */
+void fault_stall(const char *name);
+
 /* Whether this build honours GRAFT_FAULT_STEP (tests skip their crash loops otherwise). */
 bool fault_points_built(void);

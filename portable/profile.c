@@ -156,21 +156,22 @@ int profile_read(const char *root, const Profile *p, const char *unit_type, char
         if (!path)
                 return -ENOMEM;
 
-        _cleanup_close_ int fd = -EBADF;
+        _cleanup_close_ int root_fd = -EBADF;
         if (p->in_root) {
-                _cleanup_close_ int root_fd = portable_root_open(root, err);
+                root_fd = portable_root_open(root, err);
                 if (root_fd < 0)
                         return root_fd;
-                fd = open_in_root(root_fd, path, O_RDONLY | O_NOCTTY, 0);
-        } else {
-                fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
-                if (fd < 0)
-                        fd = negative_errno();
         }
+        _cleanup_free_ char *shown = p->in_root ? path_prefix_root(root, path) : strdup(path), *content = NULL;
+        if (!shown)
+                return -ENOMEM;
+        size_t size = 0;
+        /* Opened so that a FIFO or device is refused by name, unopened. */
+        _cleanup_close_ int fd = file_open(&(FileOpen) { .dir_fd = p->in_root ? root_fd : AT_FDCWD, .path = path,
+                                                         .in_root = p->in_root, .display = shown },
+                                           err);
         if (fd == -ENOENT)
                 return 0;
-        _cleanup_free_ char *shown = p->in_root ? path_prefix_root(root, path) : strdup(path), *content = NULL;
-        size_t size = 0;
         /* The drop-in becomes a root service's sandbox (copied, or linked for systemd to read at
          * every load): nobody but root may be able to change the file or a directory on its way,
          * wherever it lies — also where a profile directory's entry links elsewhere. */
