@@ -218,12 +218,18 @@ static int commit(const SysextStatus *st, int *fds, SysextResult *res, GraftErro
 }
 
 /* A change that failed half way through its mount moves (not a crash: a system call refused) is
- * recovered at once, while the lock is still held, so that its error is the only trace. */
+ * recovered at once, while the lock is still held, so that its error is the only trace; what
+ * cannot be done now (a refresh is not redone: it would fail the same way) is left recorded. */
 static int commit_failed(const SysextOptions *o, const OpLock *lock, int r, GraftError *err) {
         GraftError e = GRAFT_ERROR_INIT;
-        if (sysext_recover_locked(o, lock, false, NULL, &e) < 0)
-                graft_error_prefix(err, r, "%s; recovery failed too, the next command retries it",
-                                   e.message ?: "cannot undo the change");
+        if (sysext_recover_locked(o, lock, false, NULL, &e) < 0 && err && err->message) {
+                char *m = NULL;
+                if (asprintf(&m, "%s; left half done (%s): the next sextctl command finishes it", err->message,
+                             e.message ?: strerror(-e.error)) >= 0) {
+                        free(err->message);
+                        err->message = m;
+                }
+        }
         graft_error_done(&e);
         return r;
 }

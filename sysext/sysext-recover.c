@@ -153,8 +153,7 @@ static int resolve(const SysextOptions *o, const OpLock *lock, const SysextInten
         if (stacks_are(in, stacks, in->target))
                 return asprintf(ret_note, "finished the interrupted refresh") < 0 ? -ENOMEM : 1;
         if (!allow_redo)
-                return graft_error_set(err, -EBUSY, GRAFT_ERROR_IO,
-                                       "the refresh stopped half way; the next command finishes it");
+                return graft_error_set(err, -EBUSY, GRAFT_ERROR_IO, "some hierarchies have the new merge, others not");
         r = redo_refresh(o, lock, in, ret_note, err);
         return r < 0 ? r : 0;
 }

@@ -125,7 +125,11 @@ held_pair() {
         start_op "$way2" "$second" second
         if [[ $way2 == direct ]]; then
                 wait_for_text "$O/second" "Waiting for another operation to finish: pid $holder ("
-                assert_contains "$O/second" "): sysext $first"
+                if [[ $way1 == bus ]]; then
+                        assert_contains "$O/second" "(graftd): sysext $first for uid 0, since "
+                else
+                        assert_contains "$O/second" "(sextctl): sysext $first, since "
+                fi
         else
                 wait_for_text "$GRAFTD_LOG" "waits for another operation to finish: pid $holder (sextctl): sysext $first"
         fi
@@ -211,6 +215,9 @@ host_snapshot "$T/snap"
 run_expect 10 "is still running (pid ${PIDS[holder]} (sextctl): sysext merge, since " \
         env GRAFT_LOCK_TIMEOUT_SEC=1 "$SEXTCTL" --root="$R" refresh
 assert_host_unchanged "$T/snap"
+# Reads take no lock: they answer at once beside the holder.
+with_timeout 5 "$SEXTCTL" --root="$R" status >/dev/null
+with_timeout 5 "$SEXTCTL" --root="$R" list >/dev/null
 
 # graftd waits for it too, answering meanwhile, and gives up the same way.
 graftd_stop

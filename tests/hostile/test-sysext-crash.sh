@@ -137,6 +137,73 @@ recovery_loop() {
 recovery_loop recovery-of-merge/sysext sysext merge "" "a b c z"
 recovery_loop recovery-of-refresh/sysext sysext refresh "a b z" "a c z"
 
+# A merge whose second mount move fails (not a crash: /opt became a file while the merge was
+# held after its first move) is undone at once, and says so.
+reset sysext "" "a b c z"
+sx_state >"$T/before"
+rm -f "$T/fault.log"
+run_op sysext merge GRAFT_FAULT_LOG="$T/fault.log" >/dev/null
+step=$(awk '$2 == "sysext-attached" { print $1; exit }' "$T/fault.log")
+reset sysext "" "a b c z"
+env GRAFT_FAULT_ACTION=stop GRAFT_FAULT_STEP="$step" "$SEXTCTL" --root="$R" merge >"$O/out" 2>&1 &
+pid=$!
+wait_stopped "$pid"
+mountpoint -q "$R/usr" || fail "the held merge has not attached /usr"
+mv "$R/opt" "$T/opt.away"
+echo x >"$R/opt"
+kill -CONT "$pid"
+rc=0
+wait "$pid" || rc=$?
+rm "$R/opt"
+mv "$T/opt.away" "$R/opt"
+[[ $rc -eq 1 ]] || { cat "$O/out" >&2; fail "the merge whose /opt move failed exited $rc, not 1"; }
+assert_contains "$O/out" "cannot mount the overlay on $R/opt: "
+sx_expect_state before="$T/before" >/dev/null || fail "the failed merge was not undone"
+echo "a merge failing at its second mount move: undone at once"
+
+# What recovery says, and what it does without a record. step_of NAME: the first point of that name
+# in the last fault log.
+step_of() {
+        awk -v n="$1" '$2 == n { print $1; exit }' "$T/fault.log"
+}
+reset sysext "" "a b c z"
+rm -f "$T/fault.log"
+run_op sysext merge GRAFT_FAULT_LOG="$T/fault.log" >/dev/null
+merge_after=$T/merge-after.state
+sx_state >"$merge_after"
+# /usr merged, /opt not: the next merge undoes that first, then merges.
+reset sysext "" "a b c z"
+[[ $(run_op sysext merge GRAFT_FAULT_STEP="$(step_of sysext-attached)") -eq 137 ]] || fail "merge was not killed"
+run_expect 9 "recovered first: undid the interrupted merge" "$SEXTCTL" --root="$R" merge
+sx_expect_state after="$merge_after" >/dev/null || fail "merge after recovery is not the merge"
+# graftd, starting, does the same and logs it.
+reset sysext "" "a b c z"
+sx_state >"$T/before"
+[[ $(run_op sysext merge GRAFT_FAULT_STEP="$(step_of sysext-attached)") -eq 137 ]] || fail "merge was not killed"
+graftd_start
+graftd_stop
+assert_contains "$GRAFTD_LOG" "sysext: undid the interrupted merge"
+sx_expect_state before="$T/before" >/dev/null || fail "graftd's recovery did not undo the merge"
+# A record of another boot describes mounts that are gone: dropped, nothing else done.
+reset sysext "" "a b c z"
+sx_state >"$T/before"
+[[ $(run_op sysext merge GRAFT_FAULT_STEP="$(step_of sysext-intent-written)") -eq 137 ]] || fail "merge was not killed"
+sed -i 's/^boot .*/boot 00000000-0000-0000-0000-000000000000/' "$R/run/graft/locks/sysext.intent"
+run_expect 0 "recovered first: dropped the record of a merge of an earlier boot" "$SEXTCTL" --root="$R" unmerge
+sx_expect_state before="$T/before" >/dev/null || fail "dropping a record of another boot changed something"
+# Merges stacked without a record (as another tool racing ours would leave them): the lowest stays.
+reset sysext "a b z" "a c z"
+rm -f "$T/fault.log"
+run_op sysext refresh GRAFT_FAULT_LOG="$T/fault.log" >/dev/null
+sx_state >"$T/after"
+reset sysext "a b z" "a c z"
+[[ $(run_op sysext refresh GRAFT_FAULT_STEP="$(step_of sysext-beneath)") -eq 137 ]] || fail "refresh was not killed"
+rm "$R/run/graft/locks/sysext.intent"
+(($(overlays_on "$R/usr") == 2)) || fail "no stack to collapse"
+run_expect 9 "recovered first: removed 1 merge(s) stacked on the one on $R/usr" "$SEXTCTL" --root="$R" refresh
+sx_expect_state after="$T/after" >/dev/null || fail "refresh after collapsing a stack is not the refresh"
+echo "recovery notes: undone merge (sextctl, graftd), record of another boot, stack without a record"
+
 # Random kills: merges (from nothing merged) and refreshes (to another image set) killed after a
 # random delay within the operation's own duration.
 reset sysext "" "a b c z"
