@@ -247,6 +247,9 @@ int sysext_recover_locked(const SysextOptions *o, const OpLock *lock, bool allow
 }
 
 int sysext_recover(const SysextOptions *o, char **ret_note, GraftError *err) {
+        /* Cheap without a record, and without the lock (as any user): status calls this. */
+        if (!op_lock_intent_exists(sysext_root(o), lock_key(o->class)))
+                return 0;
         _cleanup_(op_lock_release) OpLock lock = OP_LOCK_INIT;
         GraftError e = GRAFT_ERROR_INIT;
         int r = sysext_lock(o, "recovery", true, &lock, &e);
@@ -261,8 +264,6 @@ int sysext_recover(const SysextOptions *o, char **ret_note, GraftError *err) {
 }
 
 int sysext_status(const SysextOptions *o, SysextStatus *ret, GraftError *err) {
-        /* Only where a record is: status must stay cheap, and work without the lock (as any user). */
-        if (op_lock_intent_exists(sysext_root(o), lock_key(o->class)))
-                (void) sysext_recover(o, NULL, NULL);
+        (void) sysext_recover(o, NULL, NULL); /* what it cannot do, the next change does */
         return sysext_status_current(o, ret, err);
 }

@@ -122,11 +122,11 @@ int sysext_status(const SysextOptions *o, SysextStatus *ret, GraftError *err);
  * the last. With the record there and the lock free, its holder died half way: an interrupted
  * merge is undone, an interrupted unmerge finished, an interrupted refresh finished (by
  * refreshing again when some hierarchy lacks its new merge), or dropped when it had changed
- * nothing; a hierarchy that carries merges on top of each other keeps only the lowest (see
- * sextctl(1), CRASH SAFETY AND CONCURRENCY). Every change runs this first, under the lock; graftd runs it at start. Here the
- * lock is only tried: held, its holder is alive and finishes its own work (0). 1 when something
- * was recovered, *ret_note (may be NULL) saying what. Idempotent: recovery interrupted in turn
- * is recovered the same way. */
+ * nothing (see sextctl(1), CRASH SAFETY AND CONCURRENCY). Every change does this first, under
+ * the lock, and also collapses stacked merges; graftd and status call this at start. Without a
+ * record it does nothing (and takes no lock); with one the lock is only tried: held, its holder
+ * is alive and finishes its own work (0). 1 when something was recovered, *ret_note (may be
+ * NULL) saying what. Idempotent: recovery interrupted in turn is recovered the same way. */
 int sysext_recover(const SysextOptions *o, char **ret_note, GraftError *err);
 
 typedef enum SysextAction {
