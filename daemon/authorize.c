@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Owns who may change what: reads are for every caller; changes for root, and for callers that the
- * polkit authority, when one is on the bus, authorizes for the operation's action (shipped in
- * org.graft.policy). Without polkit, others are refused. polkit is asked asynchronously: the main
- * loop keeps serving while it decides. */
+/* Owns who may do what: changes, and reads that name a path or pass an image policy
+ * (INSPECT_ACTION), are for root and for callers that the polkit authority, when one is on the
+ * bus, authorizes for the operation's action (shipped in org.graft.policy); other reads are for
+ * every caller. Without polkit, others are refused. polkit is asked asynchronously: the main loop
+ * keeps serving while it decides. */
 #include <string.h>
 
 #include "bus-util.h"
@@ -10,8 +11,13 @@
 #include "operation.h"
 
 static int refuse(Operation *op, const char *name, const char *why) {
-        return graft_error_set(&op->error, -EACCES, name, "access denied: %s needs root, or polkit's authorization for %s%s%s",
-                               op->description, op->action, why ? ": " : "", strempty(why));
+        /* A read that needs authorization: say what made it need one, and the way without. */
+        const char *hint = streq(op->action, INSPECT_ACTION)
+                                   ? " (reads that name a path or pass an image policy need it; pctl --direct reads "
+                                     "with the caller's own privileges)"
+                                   : "";
+        return graft_error_set(&op->error, -EACCES, name, "access denied: %s needs root, or polkit's authorization for %s%s%s%s",
+                               op->description, op->action, why ? ": " : "", strempty(why), hint);
 }
 
 static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {

@@ -98,6 +98,19 @@ static int read_attach_args(sd_bus_message *m, PortableRequest *q, sd_bus_error 
         return bus_parse_image_policy(policy, &q->policy, &q->has_policy, error);
 }
 
+/* A read is for everybody while it only names images of the search directories (which root put
+ * there) and takes the host's image policy. Naming a path (image, extension or profile) or
+ * passing a policy of one's own needs authorization, as portabled's inspect-images: graftd would
+ * otherwise open, parse and (erofs) mount as root what the caller points it at, and its answers
+ * and errors would tell what lies in directories the caller may not enter. Nothing is resolved
+ * before the caller is authorized: the worker runs only after operation_authorize(). */
+static const char *read_action(const PortableRequest *q) {
+        bool by_path = (q->image && strchr(q->image, '/')) || (q->profile && strchr(q->profile, '/'));
+        for (char **e = q->extensions; e && *e && !by_path; e++)
+                by_path = strchr(*e, '/');
+        return by_path || q->has_policy ? INSPECT_ACTION : NULL;
+}
+
 /* Parses with parse (may be NULL), then starts the operation. */
 static int start(sd_bus_message *m, Manager *mgr, bool change, OperationRunFn run, OperationReplyFn reply,
                  OperationDoneFn done, int (*parse)(sd_bus_message *m, PortableRequest *q, sd_bus_error *error),
@@ -110,8 +123,8 @@ static int start(sd_bus_message *m, Manager *mgr, bool change, OperationRunFn ru
                 request_free(q);
                 return r;
         }
-        Operation *op = operation_new(mgr, m, change ? PORTABLE_KEY : NULL, change ? PORTABLE_ACTION : NULL, q,
-                                      request_free);
+        const char *action = change ? PORTABLE_ACTION : read_action(q);
+        Operation *op = operation_new(mgr, m, change ? PORTABLE_KEY : NULL, action, q, request_free);
         if (!op)
                 return -ENOMEM;
         if (q->image)

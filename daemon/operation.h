@@ -66,6 +66,9 @@ void operation_submit(Operation *op);
 /* Replies an error to every operation still waiting (none has begun: nothing is half done). */
 void operation_queue_refuse_waiting(OperationQueue *q, const char *message);
 
+/* The polkit action of reads that name a path or pass an image policy (see bus-portable.c). */
+#define INSPECT_ACTION "org.graft.inspect-images"
+
 /* authorize.c: decides whether op's caller may run it: 1 yes (now), 0 asked polkit (the answer
  * submits or refuses op later), negative: refused (op->error filled). */
 int operation_authorize(Operation *op);

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "dissect.h"
+#include "file-trust.h"
 #include "fileio.h"
 #include "hex.h"
 #include "path-util.h"
@@ -96,6 +97,9 @@ static int load_verity(DissectedImage *d, const char *base, GraftError *err) {
         struct stat st;
         if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
                 return graft_error_set(err, -EBADMSG, GRAFT_ERROR_BAD_IMAGE, "%s: not a regular file", path);
+        int r = d->untrusted_ok ? 0 : fd_check_trusted(fd, path, err);
+        if (r < 0)
+                return r;
 
         char magic[8] = {};
         if (st.st_size < 512 || pread_full(fd, magic, sizeof(magic), 0) < 0 || memcmp(magic, "verity\0\0", 8) != 0)

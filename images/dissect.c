@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "dissect.h"
+#include "file-trust.h"
 #include "fileio.h"
 #include "path-util.h"
 #include "version.h"
@@ -336,7 +337,8 @@ static int open_image(DissectedImage *d, struct stat *st, GraftError *err) {
                 return graft_error_set(err, -EMEDIUMTYPE, GRAFT_ERROR_BAD_IMAGE,
                                        "%s: not a GPT image, squashfs or erofs file, or directory (not a regular file, block device or directory)",
                                        d->path);
-        return 0;
+        /* Before a byte of it is parsed: what is verified later must be what is used. */
+        return d->untrusted_ok ? 0 : fd_check_trusted(d->fd, d->path, err);
 }
 
 int dissect_image(const char *path, const DissectOptions *opts, DissectedImage **ret, GraftError *err) {
@@ -349,6 +351,7 @@ int dissect_image(const char *path, const DissectOptions *opts, DissectedImage *
         _cleanup_(dissected_image_freep) DissectedImage *d = dissected_image_new(path);
         if (!d)
                 return -ENOMEM;
+        d->untrusted_ok = o.untrusted_ok;
         r = open_image(d, &st, err);
         if (r < 0)
                 return r;

@@ -63,6 +63,7 @@ typedef struct DissectedImage {
         char *sidecar_root_hash;      /* NAME.roothash content (hex), or NULL */
         uint8_t *sidecar_p7s;         /* NAME.roothash.p7s (DER PKCS#7), or NULL */
         size_t sidecar_p7s_size;
+        bool untrusted_ok;            /* DissectOptions.untrusted_ok, for the sidecars */
 } DissectedImage;
 
 typedef struct DissectOptions {
@@ -71,6 +72,10 @@ typedef struct DissectOptions {
         Architecture arch;
         /* Only look at usr partitions (not root), e.g. for sysext images built that way. */
         bool usr_only;
+        /* Accept image files (and NAME.verity sidecars) that somebody else could change (see
+         * file-trust.h): for graft-image, which inspects and checks files without using them.
+         * Otherwise such a file is refused (GRAFT_ERROR_POLICY) before anything in it is read. */
+        bool untrusted_ok;
 } DissectOptions;
 
 /* Probes the image at path. Architectures are tried in order (the native one, its secondary, then

@@ -8,6 +8,7 @@
 
 #include "discover.h"
 #include "escape.h"
+#include "file-trust.h"
 #include "metadata.h"
 #include "path-util.h"
 #include "portable-image.h"
@@ -135,6 +136,11 @@ int portable_image_load(const char *root, const char *name_or_path, bool extensi
         if (r < 0)
                 return r;
 
+        /* systemd opens the image again by this path whenever the unit starts (RootImage=,
+         * ExtensionImages=): nobody but root may be able to put another file there. */
+        r = path_check_trusted(d.path, extension ? "extension" : "image", err);
+        if (r < 0)
+                return r;
         r = dissect_image(d.path, NULL, &img->dissected, err);
         if (r < 0)
                 return r;
@@ -428,6 +434,11 @@ int portable_unit_link_source(const char *root, const PortableImageSet *s, const
                 return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO, "cannot resolve unit %s in image %s: %m",
                                        u->name, img->path);
         buf[n] = 0;
+        /* systemd reads the unit through the link whenever it loads it: nobody but root may be able
+         * to change the file, or a directory on its way, in the meantime. */
+        int r = path_check_trusted(buf, "unit", err);
+        if (r < 0)
+                return r;
         char *p = path_strip_root(root, buf);
         if (!p)
                 return -ENOMEM;

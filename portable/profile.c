@@ -2,10 +2,12 @@
 /* Owns finding and reading security profiles (see profile.h). */
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "escape.h"
+#include "file-trust.h"
 #include "fileio.h"
 #include "path-util.h"
 #include "portable-util.h"
@@ -36,6 +38,21 @@ void profile_done(Profile *p) {
         *p = (Profile) {};
 }
 
+/* Inside one of the profile search directories of the root: *ret_inside is then the path as seen
+ * inside the root. */
+static bool in_profile_dir(const char *root, const char *real, char **ret_inside) {
+        _cleanup_free_ char *inside = path_strip_root(root, real);
+        for (const char * const *d = profile_search_dirs; inside && *d; d++)
+                if (startswith(inside, *d) && inside[strlen(*d)] == '/') {
+                        *ret_inside = TAKE_PTR(inside);
+                        return true;
+                }
+        return false;
+}
+
+/* A profile given by path becomes the sandbox of a root service: it must be root's, and where it
+ * lies outside the profile directories it is copied (a link would let whoever can write it change
+ * the sandbox later), and refused when anybody but root could change it or a directory above it. */
 static int find_by_path(const char *root, const char *path, Profile *p, GraftError *err) {
         _cleanup_free_ char *real = realpath(path, NULL);
         struct stat st;
@@ -44,9 +61,14 @@ static int find_by_path(const char *root, const char *path, Profile *p, GraftErr
         if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
                 return graft_error_set(err, -EINVAL, GRAFT_ERROR_INVALID_ARGUMENT,
                                        "profile %s is neither a file nor a directory", path);
-        /* A profile inside the root can be linked to; one outside it must be copied. */
-        char *inside = path_strip_root(root, real);
-        p->in_root = inside != NULL;
+        char *inside = NULL;
+        p->in_root = in_profile_dir(root, real, &inside);
+        if (!p->in_root) {
+                int r = path_check_trusted(real, "profile", err);
+                if (r < 0)
+                        return r;
+        } else
+                free(TAKE_PTR(real));
         char *where = inside ?: TAKE_PTR(real);
         if (S_ISDIR(st.st_mode))
                 p->dir = where;
@@ -112,6 +134,16 @@ int profile_find(const char *root, const char *name_or_path, Profile *ret, Graft
         return 0;
 }
 
+static int check_profile_file(int fd, GraftError *err) {
+        char proc[64], real[PATH_MAX];
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(proc, real, sizeof real - 1);
+        if (n < 0)
+                return negative_errno();
+        real[n] = 0;
+        return path_check_trusted(real, "profile", err);
+}
+
 int profile_read(const char *root, const Profile *p, const char *unit_type, char **ret_content, size_t *ret_size,
                  char **ret_path, GraftError *err) {
         _cleanup_free_ char *path = NULL;
@@ -139,7 +171,14 @@ int profile_read(const char *root, const Profile *p, const char *unit_type, char
                 return 0;
         _cleanup_free_ char *shown = p->in_root ? path_prefix_root(root, path) : strdup(path), *content = NULL;
         size_t size = 0;
-        int r = fd < 0 ? fd : read_full_fd(fd, PROFILE_FILE_MAX, &content, &size);
+        /* The drop-in becomes a root service's sandbox (copied, or linked for systemd to read at
+         * every load): nobody but root may be able to change the file or a directory on its way,
+         * wherever it lies — also where a profile directory's entry links elsewhere. */
+        int r = fd < 0 ? fd : check_profile_file(fd, err);
+        if (r < 0 && graft_error_is_set(err))
+                return r;
+        if (r >= 0)
+                r = read_full_fd(fd, PROFILE_FILE_MAX, &content, &size);
         if (r < 0)
                 return graft_error_set(err, r, GRAFT_ERROR_IO, "cannot read profile %s: %s", strna(shown), strerror(-r));
         *ret_content = TAKE_PTR(content);

@@ -4,7 +4,8 @@
  * /etc/graft/profiles, /run/graft/profiles, /usr/local/lib/graft/profiles, /usr/lib/graft/profiles
  * (inside the root; the first wins, so /etc overrides what is installed) and then in the directory
  * graft installs them to; or given as a path: a directory like the above, or one file used for
- * services. */
+ * services. A profile given by path outside those directories is copied, never linked, and only
+ * if nobody but root can change it or a directory above it (file-trust.h). */
 #pragma once
 
 #include "error.h"
@@ -13,7 +14,9 @@ typedef struct Profile {
         char *name;      /* the name, or the path as given */
         char *dir;       /* the directory holding TYPE.conf; NULL for a single-file profile */
         char *file;      /* the single-file profile; NULL otherwise */
-        bool in_root;    /* dir/file are paths inside the root (may be linked to); else host paths */
+        /* dir/file are paths inside the root, in one of its profile directories (may be linked
+         * to); else host paths of a profile given by path, which are always copied */
+        bool in_root;
 } Profile;
 
 void profile_done(Profile *p);

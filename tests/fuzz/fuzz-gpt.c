@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char path[64];
         snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
         DissectedImage *d = NULL;
-        (void) dissect_image(path, &(DissectOptions) { .arch = _ARCHITECTURE_INVALID }, &d, &e);
+        (void) dissect_image(path, &(DissectOptions) { .arch = _ARCHITECTURE_INVALID, .untrusted_ok = true }, &d, &e);
         dissected_image_free(d);
         graft_error_done(&e);
         close(fd);

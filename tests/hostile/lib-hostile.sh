@@ -55,3 +55,12 @@ assert_responsive() {
         timeout "$sec" busctl --system call org.graft.Manager1 /org/graft/Manager1 org.graft.Extensions1 Status \
                 s sysext >/dev/null || fail "graftd did not answer Status within $sec s"
 }
+
+# nobody_gcall_error ERROR-NAME MESSAGE-PART IFACE.METHOD ARGS…: as uid 65534, the gdbus call
+# fails with exactly that D-Bus error name and its message holds MESSAGE-PART; the message is left
+# in $T/nobody-out/gerr.
+nobody_gcall_error() {
+        mkdir -p "$T/nobody-out"
+        chown 65534:65534 "$T/nobody-out"
+        as_nobody bash -c "$(declare -f gcall gcall_error fail); O=$T/nobody-out; gcall_error \"\$@\"" _ "$@"
+}

@@ -3,8 +3,9 @@
 # graftd with the real polkit: Debian's polkitd on the test's private bus (with polkit's own bus
 # policy file), reading graft's shipped daemon/org.graft.policy and a test rule. The actions and
 # rules directories are bind-mounted in this test's private mount namespace only; the machine's
-# files are not changed. The rule: uid 65534 may manage portables, must authenticate as an
-# administrator for extensions (there is no agent here); every other user is refused.
+# files are not changed. The rule: uid 65534 may manage portables and inspect images by path, must
+# authenticate as an administrator for extensions (there is no agent here); every other user is
+# refused.
 . "$GRAFT_SOURCE_DIR/tests/lib/lib.sh"
 . "$GRAFT_SOURCE_DIR/tests/integration/daemon/lib-graftd.sh"
 POLKITD=/usr/lib/polkit-1/polkitd
@@ -29,7 +30,7 @@ polkit.addRule(function(action, subject) {
                 return polkit.Result.NOT_HANDLED;
         if (subject.user != "nobody")
                 return polkit.Result.NO;
-        if (action.id == "org.graft.manage-portables")
+        if (action.id == "org.graft.manage-portables" || action.id == "org.graft.inspect-images")
                 return polkit.Result.YES;
         return polkit.Result.AUTH_ADMIN;
 });
@@ -55,6 +56,8 @@ assert_contains "$O/pkaction" "description:       Manage portable service images
 assert_contains "$O/pkaction" "implicit any:      auth_admin"
 assert_contains "$O/pkaction" "implicit active:   auth_admin_keep"
 pkaction --action-id org.graft.manage-extensions >/dev/null || fail "polkit does not know org.graft.manage-extensions"
+pkaction --verbose --action-id org.graft.inspect-images >"$O/pkaction" || fail "polkit does not know org.graft.inspect-images"
+assert_contains "$O/pkaction" "implicit active:   auth_admin_keep"
 
 before=$(tree_state "$R")
 
@@ -64,6 +67,13 @@ assert_contains "$O/out" "Written /etc/systemd/system.attached/demo.service.d/20
 assert_eq "$("$PCTL" is-attached demo)" attached
 as_nobody "$PCTL" detach demo >/dev/null || fail "pctl detach as uid 65534 with polkit's yes failed"
 assert_eq "$(tree_state "$R")" "$before" "attach and detach by uid 65534 left the root changed"
+
+# polkit says yes to inspecting by path: uid 65534 reads an image it names by path; another user
+# is refused before graftd looks at the path.
+as_nobody "$PCTL" inspect "$R/var/lib/portables/demo.raw" >"$O/out" || fail "pctl inspect PATH as uid 65534 with polkit's yes failed"
+assert_contains "$O/out" "demo.service"
+run_expect 1 "access denied: GetImageMetadata $R/var/lib/portables/demo.raw needs root, or polkit's authorization for org.graft.inspect-images: polkit says no" \
+        as_other "$PCTL" inspect "$R/var/lib/portables/demo.raw"
 
 # 2. polkit says no: another user is refused, and nothing changes.
 run_expect 1 "access denied: AttachImage demo needs root, or polkit's authorization for org.graft.manage-portables: polkit says no" \

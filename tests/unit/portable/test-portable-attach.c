@@ -241,8 +241,8 @@ TEST(profile_by_path_and_override) {
         PortableOptions o = options();
         sh("printf '[Service]\\nUser=nobody\\n' >srv/p.conf");
         _cleanup_free_ char *host_profile = at("srv/p.conf");
-        o.profile = host_profile; /* a host path inside the root: linked as /srv/p.conf */
-        round_trip(&o, "demo", NULL, "etc/systemd/system.attached/demo.service.d/10-profile.conf", "/srv/p.conf");
+        o.profile = host_profile; /* a path outside the profile directories: copied, never linked */
+        round_trip(&o, "demo", NULL, "etc/systemd/system.attached/demo.service.d/10-profile.conf", NULL);
 
         /* /etc/graft/profiles/NAME overrides what is installed. */
         sh("mkdir -p etc/graft/profiles/default && printf '[Service]\\nUser=override\\n' "

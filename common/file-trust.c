@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Owns the trust rule for files and paths (see file-trust.h). */
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+
+#include "file-trust.h"
+#include "path-util.h"
+
+#ifndef FUSE_SUPER_MAGIC
+#define FUSE_SUPER_MAGIC 0x65735546
+#endif
+
+static bool owner_trusted(uid_t uid) {
+        return uid == 0 || uid == geteuid();
+}
+
+/* Who may write a file of this owner and mode besides root and us, in words; NULL: nobody. */
+static const char *writers(const struct stat *st, char buf[static 64]) {
+        if (!owner_trusted(st->st_uid))
+                snprintf(buf, 64, "uid %u (its owner)", (unsigned) st->st_uid);
+        else if (st->st_mode & S_IWOTH)
+                snprintf(buf, 64, "everyone");
+        else if ((st->st_mode & S_IWGRP) && !S_ISBLK(st->st_mode))
+                snprintf(buf, 64, "group %u", (unsigned) st->st_gid);
+        else
+                return NULL;
+        return buf;
+}
+
+/* Whether some process holds the regular file open for writing (or mapped shared and writable):
+ * a read lease cannot be taken then. Where leases are not to be had (a file system without them,
+ * a file neither ours nor root's lease to take) the permission check has to do. The lease is
+ * taken on a descriptor of our own for a moment; should somebody open the file for writing in
+ * that moment, the kernel tells the lease holder with a signal, SIGIO by default, which would
+ * kill us: it is SIGURG here, which is ignored unless a program asks for it. */
+static int open_for_writing(int fd) {
+        char p[64];
+        snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
+        _cleanup_close_ int rd = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (rd < 0)
+                return 0;
+        if (fcntl(rd, F_SETSIG, SIGURG) < 0)
+                return 0;
+        if (fcntl(rd, F_SETLEASE, F_RDLCK) >= 0) {
+                (void) fcntl(rd, F_SETLEASE, F_UNLCK);
+                return 0;
+        }
+        return errno == EAGAIN ? 1 : 0;
+}
+
+int fd_check_trusted(int fd, const char *shown, GraftError *err) {
+        struct stat st;
+        struct statfs sf;
+        if (fstat(fd, &st) < 0 || fstatfs(fd, &sf) < 0)
+                return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO, "cannot stat %s: %m", shown);
+        char who[64];
+        if (writers(&st, who))
+                return graft_error_set(err, -EPERM, GRAFT_ERROR_POLICY,
+                                       "%s is writable by %s, who could change it after graft checked it (make it "
+                                       "root's and not writable by group or others)", shown, who);
+        if ((uint32_t) sf.f_type == FUSE_SUPER_MAGIC)
+                return graft_error_set(err, -EPERM, GRAFT_ERROR_POLICY,
+                                       "%s is on a FUSE file system, whose owner can change what every read returns: "
+                                       "copy it to a local file system", shown);
+        if (S_ISREG(st.st_mode)) {
+                int r = open_for_writing(fd);
+                if (r < 0)
+                        return graft_error_set(err, r, GRAFT_ERROR_IO, "cannot check %s: %s", shown, strerror(-r));
+                if (r > 0)
+                        return graft_error_set(err, -EPERM, GRAFT_ERROR_POLICY,
+                                               "%s is open for writing by another process (a writable descriptor or "
+                                               "shared mapping), which could change it after it was verified", shown);
+        }
+        return 0;
+}
+
+/* The directory dir_fd (shown as shown) as a step on a path whose next entry is next_st. */
+static int check_directory(int dir_fd, const char *shown, const struct stat *next_st, const char *what,
+                           const char *path, GraftError *err) {
+        struct stat st;
+        if (fstat(dir_fd, &st) < 0)
+                return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO, "cannot stat %s: %m", shown);
+        char who[64];
+        const char *w = writers(&st, who);
+        /* A sticky directory lets nobody rename or remove an entry that is not theirs. */
+        if (w && owner_trusted(st.st_uid) && (st.st_mode & S_ISVTX) && owner_trusted(next_st->st_uid))
+                w = NULL;
+        if (w)
+                return graft_error_set(err, -EPERM, GRAFT_ERROR_POLICY,
+                                       "%s %s: the directory %s is writable by %s, who could replace it", what, path,
+                                       shown, w);
+        return 0;
+}
+
+int path_check_trusted(const char *path, const char *what, GraftError *err) {
+        _cleanup_free_ char *real = realpath(path, NULL);
+        if (!real)
+                return graft_error_set(err, negative_errno(), errno == ENOENT ? GRAFT_ERROR_MISSING_FILE : GRAFT_ERROR_IO,
+                                       "%s %s: %m", what, path);
+        _cleanup_close_ int dir = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dir < 0)
+                return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO, "cannot open /: %m");
+        _cleanup_free_ char *shown = strdup("/");
+        if (!shown)
+                return -ENOMEM;
+        /* Walk the canonical path one entry at a time, never following a link: what we check is
+         * what the path names. */
+        for (char *p = real + 1; *p;) {
+                size_t n = strcspn(p, "/");
+                _cleanup_free_ char *name = strndup(p, n);
+                if (!name)
+                        return -ENOMEM;
+                int next = openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+                if (next < 0)
+                        return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO, "%s %s: cannot open %s/%s: %m",
+                                               what, path, streq(shown, "/") ? "" : shown, name);
+                struct stat st;
+                int r = fstat(next, &st) < 0 ? graft_error_set(err, negative_errno(), GRAFT_ERROR_IO,
+                                                               "cannot stat %s/%s: %m", shown, name)
+                                             : check_directory(dir, shown, &st, what, path, err);
+                safe_close(dir);
+                dir = next;
+                if (r < 0)
+                        return r;
+                char *s = path_join(shown, name);
+                if (!s)
+                        return -ENOMEM;
+                free(shown);
+                shown = s;
+                p += n;
+                while (*p == '/')
+                        p++;
+        }
+        /* The file itself, through a real descriptor (a lease needs one). */
+        char proc[64];
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", dir);
+        _cleanup_close_ int fd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO, "cannot open %s %s: %m", what, path);
+        _cleanup_free_ char *label = NULL;
+        if (asprintf(&label, "%s %s", what, path) < 0)
+                return -ENOMEM;
+        return fd_check_trusted(fd, label, err);
+}
