@@ -4,7 +4,10 @@
  * -Dfault_points=true, GRAFT_FAULT_STEP=N makes the Nth fault_point() call of the process kill
  * it with SIGKILL (as a crash or a power cut would stop it: no cleanup, no atexit), and
  * GRAFT_FAULT_LOG=FILE appends "N NAME" for every point reached, so a test learns how many steps
- * an operation has and loops over all of them. In other builds fault_point() does nothing. */
+ * an operation has and loops over all of them. GRAFT_FAULT_ACTION=stop makes the Nth point stop
+ * the process with SIGSTOP instead (it goes on after SIGCONT): the concurrency tests hold an
+ * operation at a chosen step, e.g. with the operation lock taken, while they start another. In
+ * other builds fault_point() does nothing. */
 #pragma once
 
 #include "macro.h"

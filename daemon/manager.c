@@ -193,6 +193,7 @@ int manager_run(Manager *m) {
                 r = sd_event_add_signal(m->event, NULL, SIGINT, on_signal, m);
         if (r < 0)
                 return daemon_log(LOG_ERR, "cannot watch for signals: %s", strerror(-r)), r;
+        manager_extensions_recover(m);
         r = manager_connect(m);
         if (r < 0)
                 return r;

@@ -64,6 +64,9 @@ void manager_begin_exit(Manager *m);
 sd_bus *manager_borrow_systemd(Manager *m);
 void manager_return_systemd(Manager *m, sd_bus *bus);
 
+/* bus-extensions.c: recovery of interrupted extension changes, at start. */
+void manager_extensions_recover(Manager *m);
+
 /* The vtables (bus-portable.c, bus-extensions.c). */
 extern const sd_bus_vtable manager_portable_vtable[];
 extern const sd_bus_vtable manager_extensions_vtable[];

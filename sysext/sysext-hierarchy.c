@@ -212,7 +212,7 @@ void sysext_status_done(SysextStatus *s) {
         *s = (SysextStatus) {};
 }
 
-int sysext_status(const SysextOptions *o, SysextStatus *ret, GraftError *err) {
+int sysext_status_current(const SysextOptions *o, SysextStatus *ret, GraftError *err) {
         _cleanup_strv_free_ char **hier = NULL;
         int r = sysext_hierarchies(o, &hier, err);
         if (r < 0)
