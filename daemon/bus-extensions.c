@@ -136,6 +136,8 @@ static int run_status(Operation *op) {
         ExtensionRequest *q = op->data;
         SysextOptions o;
         request_options(op, &o);
+        /* Anyone may ask for the status: that must not make graftd change the hierarchies. */
+        o.no_recovery = true;
         return sysext_status(&o, &q->status, &op->error);
 }
 

@@ -264,6 +264,7 @@ int sysext_recover(const SysextOptions *o, char **ret_note, GraftError *err) {
 }
 
 int sysext_status(const SysextOptions *o, SysextStatus *ret, GraftError *err) {
-        (void) sysext_recover(o, NULL, NULL); /* what it cannot do, the next change does */
+        if (!o->no_recovery)
+                (void) sysext_recover(o, NULL, NULL); /* what it cannot do, the next change does */
         return sysext_status_current(o, ret, err);
 }

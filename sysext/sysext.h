@@ -30,6 +30,9 @@ typedef struct SysextOptions {
         const char *lock_who;      /* added to the holder's line ("for uid 1000"); NULL: nothing */
         void (*on_lock_wait)(const char *holder, void *userdata); /* once, before waiting */
         void *lock_userdata;
+        /* status: never recover first (graftd answering a caller who may not change anything;
+         * it recovers at start, and every change recovers first). */
+        bool no_recovery;
 } SysextOptions;
 
 /* The hierarchies of a class: $GRAFT_SYSEXT_HIERARCHIES, else $SYSTEMD_SYSEXT_HIERARCHIES (for
@@ -113,7 +116,8 @@ void sysext_status_done(SysextStatus *s);
 
 /* Reads what is merged on each hierarchy (under o->root; never the host's when a root is given).
  * When a change was interrupted (its intent record is there) and the lock is free, it is
- * recovered first (sysext_recover()), so that status never shows half of a change. */
+ * recovered first (sysext_recover(); not with o->no_recovery), so that status never shows half of
+ * a change. */
 int sysext_status(const SysextOptions *o, SysextStatus *ret, GraftError *err);
 
 /* Recovery from a change that was interrupted (SIGKILL, a crash; a power cut takes the mounts and

@@ -239,4 +239,28 @@ for ((i = 0; i < RANDOM_KILLS; i++)); do
 done
 echo "random kills: $RANDOM_KILLS merges and refreshes (about $op_ms ms each) killed after 0-$((op_ms * 12 / 10)) ms:" \
         "${random_seen[before]:-0} before, ${random_seen[after]:-0} after, $((($(date +%s%N) - start) / 1000000)) ms"
+
+# Recovery is a change, and so root's business: uid 65534's Status through graftd leaves an
+# interrupted merge alone (graftd recovers at its start, and every change recovers first).
+reset sysext "" "a b"
+sx_state >"$T/before"
+graftd_start
+rm -f "$T/fault.log"
+rc=$(run_op sysext merge GRAFT_FAULT_LOG="$T/fault.log")
+step=$(awk '$2 == "sysext-intent-written" { print $1; exit }' "$T/fault.log")
+[[ -n $step ]] || fail "merge reached no sysext-intent-written point"
+sx sysext unmerge >/dev/null 2>&1 || fail "unmerge failed"
+rc=$(run_op sysext merge GRAFT_FAULT_STEP="$step")
+[[ $rc -eq 137 ]] || fail "the merge was not killed at its intent (exit $rc)"
+sx_state >"$T/interrupted"
+as_nobody busctl --system call org.graft.Manager1 /org/graft/Manager1 org.graft.Extensions1 Status s sysext \
+        >/dev/null || fail "uid 65534's Status failed"
+sx_state >"$T/after-status"
+cmp -s "$T/interrupted" "$T/after-status" || fail "uid 65534's Status changed the hierarchies"
+[[ -e $R/run/graft/locks/sysext.intent ]] || fail "uid 65534's Status recovered the interrupted merge"
+sx sysext status >/dev/null 2>&1 || fail "status in-process failed"
+[[ ! -e $R/run/graft/locks/sysext.intent ]] || fail "root's status did not recover"
+sx_expect_state before="$T/before" >/dev/null || fail "recovery did not undo the interrupted merge"
+graftd_stop
+
 echo "ok: $((total_runs + RANDOM_KILLS)) crashed operations, each recovered to before or after"
