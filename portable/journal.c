@@ -12,7 +12,6 @@
 #include "path-util.h"
 #include "portable-util.h"
 
-#define JOURNAL_NEW_FILE JOURNAL_FILE ".new"
 #define JOURNAL_MAX (1024 * 1024)
 #define JOURNAL_HEADER "graft-portable-journal 1"
 
@@ -280,6 +279,8 @@ int journal_write(int dir_fd, const char *root, const Journal *j, GraftError *er
         if (r < 0)
                 return r;
         r = write_at(dir_fd, JOURNAL_NEW_FILE, text, size);
+        if (r >= 0)
+                fault_point("journal written as " JOURNAL_NEW_FILE);
         if (r >= 0 && renameat(dir_fd, JOURNAL_NEW_FILE, dir_fd, JOURNAL_FILE) < 0)
                 r = negative_errno();
         if (r >= 0 && fsync(dir_fd) < 0)

@@ -24,6 +24,7 @@
 #include "error.h"
 
 #define JOURNAL_FILE "portable.journal"
+#define JOURNAL_NEW_FILE JOURNAL_FILE ".new" /* being written; never authoritative */
 
 typedef enum JournalState {
         JOURNAL_PENDING,

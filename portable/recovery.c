@@ -84,7 +84,9 @@ int portable_lock(const char *root, int root_fd, const PortableOptions *o, const
 static bool journal_present(const char *root, int root_fd) {
         for (int runtime = 0; runtime <= 1; runtime++) {
                 _cleanup_close_ int fd = journal_dir_open(root_fd, root, runtime, false, NULL);
-                if (fd >= 0 && faccessat(fd, JOURNAL_FILE, F_OK, AT_SYMLINK_NOFOLLOW) >= 0)
+                /* A torn first write (JOURNAL_NEW_FILE alone) is there too, to be removed. */
+                if (fd >= 0 && (faccessat(fd, JOURNAL_FILE, F_OK, AT_SYMLINK_NOFOLLOW) >= 0 ||
+                                faccessat(fd, JOURNAL_NEW_FILE, F_OK, AT_SYMLINK_NOFOLLOW) >= 0))
                         return true;
         }
         return false;
