@@ -1,0 +1,199 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Two at once: every state-changing portable operation takes the root's portable lock, whichever
+# way it came in, so concurrent runs of each pair (attach ∥ attach of the same image, attach ∥
+# detach, attach ∥ reattach; both in-process, and in-process beside graftd) are serialized: both
+# wait for the lock (held here with flock while they start, so that they really meet), one wins,
+# the other then succeeds or gets a clear refusal as the state allows, and the final state is the
+# one that order gives. A holder that keeps the lock past the timeout (flock, or a pctl stopped
+# with SIGSTOP while it verifies a large image) makes the other fail with exit 10 naming it, in
+# process and through graftd, with nothing changed; a waiting pctl says whom it waits for; graftd
+# answers reads while one of its workers waits.
+. "$GRAFT_SOURCE_DIR/tests/lib/lib.sh"
+. "$GRAFT_SOURCE_DIR/tests/integration/daemon/lib-graftd.sh"
+. "$GRAFT_SOURCE_DIR/tests/hostile/lib-hostile.sh"
+. "$GRAFT_SOURCE_DIR/tests/hostile/lib-portable.sh"
+need flock veritysetup
+
+P() { "$PCTL" --root="$R" "$@"; }
+L=$R/run/graft/locks/portable.lock
+
+# A large unsigned image (verifying it takes a while), for a holder to be stopped in the middle.
+B=$R/var/lib/portables/big.raw
+mkdir -p "$T/src-big/usr/lib/systemd/system" "$T/src-big/etc"
+printf 'ID=graft-test\nVERSION_ID=1\n' >"$T/src-big/usr/lib/os-release"
+printf '[Service]\nExecStart=/usr/bin/true\n' >"$T/src-big/usr/lib/systemd/system/big.service"
+head -c 128M /dev/urandom >"$T/src-big/blob"
+mksquashfs "$T/src-big" "$B" -quiet -noappend -all-root -noI -noD -noF -noX >/dev/null
+veritysetup format "$B" "${B%.raw}.verity" | awk '/^Root hash:/ { print $3 }' >"${B%.raw}.roothash"
+rm -rf "$T/src-big"
+
+# The states the pairs may end in.
+save_root "$T/pristine"
+empty=$(fingerprint)
+P attach foo_1 >/dev/null
+attached_1=$(fingerprint)
+P reattach foo_2 >/dev/null
+reattached_2=$(fingerprint)
+load_root "$T/pristine"
+
+bus_start
+graftd_start
+
+HOLDER=
+hold() { # takes the lock with flock(1) and keeps it until release (-o: sleep does not hold it)
+        flock -o "$L" sleep 600 &
+        HOLDER=$!
+        local i
+        for ((i = 0; i < 500; i++)); do
+                flock -n "$L" true || return 0
+                sleep 0.01
+        done
+        fail "flock did not take $L"
+}
+release() {
+        local child
+        child=$(pgrep -P "$HOLDER" || true)
+        kill "$HOLDER" $child
+        wait "$HOLDER" 2>/dev/null || true
+        HOLDER=
+}
+
+# how WAY: the pctl command line for one way in ("direct": in-process, "graftd": through graftd).
+how() {
+        [[ $1 == direct ]] && echo "$PCTL --root=$R" || echo "$PCTL"
+}
+
+# race WAY-A ARGS-A -- WAY-B ARGS-B: both started while the lock is held (each waits for it), then
+# released. Sets RC_A, RC_B; output in $O/a.*, $O/b.*.
+race() {
+        local way_a=$1 a=() b=()
+        shift
+        while [[ $1 != -- ]]; do a+=("$1"); shift; done
+        shift
+        local way_b=$1
+        shift
+        b=("$@")
+        local waits
+        waits=$(grep -c "waits for the portable lock" "$GRAFTD_LOG" || true)
+        hold
+        $(how "$way_a") "${a[@]}" >"$O/a.out" 2>"$O/a.err" &
+        local pa=$!
+        $(how "$way_b") "${b[@]}" >"$O/b.out" 2>"$O/b.err" &
+        local pb=$!
+        # Each says (in-process) or logs (graftd) that it waits, before the lock is let go.
+        local i want=0 have=0
+        for w in "$way_a" "$way_b"; do [[ $w == graftd ]] && want=$((want + 1)); done
+        for ((i = 0; i < 500; i++)); do
+                have=$(grep -c "waits for the portable lock: another process" "$GRAFTD_LOG" || true)
+                if [[ $((have - waits)) -ge $want ]] &&
+                        { [[ $way_a == graftd ]] || grep -q "Waiting for another portable operation to finish: another process" "$O/a.err"; } &&
+                        { [[ $way_b == graftd ]] || grep -q "Waiting for another portable operation to finish: another process" "$O/b.err"; }; then
+                        break
+                fi
+                sleep 0.01
+        done
+        [[ $i -lt 500 ]] || fail "the two did not both wait for the lock ($way_a ${a[*]} ∥ $way_b ${b[*]})"
+        assert_responsive
+        release
+        RC_A=0 RC_B=0
+        wait "$pa" || RC_A=$?
+        wait "$pb" || RC_B=$?
+}
+
+# pair LABEL WAY-A WAY-B: each pair of operations, from the pristine root.
+pair() {
+        local label=$1 wa=$2 wb=$3 state
+        load_root "$T/pristine"
+        case $label in
+        attach-attach)
+                race "$wa" attach foo_1 -- "$wb" attach foo_1
+                [[ $((RC_A + RC_B)) -eq 10 && $((RC_A * RC_B)) -eq 0 ]] ||
+                        fail "attach ∥ attach: exits $RC_A, $RC_B; expected one 0 and one 10"
+                cat "$O/a.err" "$O/b.err" >"$O/both.err"
+                assert_contains "$O/both.err" "image /var/lib/portables/foo_1.raw is attached already (unit foo.service); use reattach to update it"
+                [[ $(fingerprint) == "$attached_1" ]] || fail "attach ∥ attach: not attached once"
+                ;;
+        attach-detach)
+                race "$wa" attach foo_1 -- "$wb" detach foo_1
+                [[ $RC_A -eq 0 ]] || fail "attach ∥ detach: attach exited $RC_A: $(cat "$O/a.err")"
+                state=$(fingerprint)
+                if [[ $RC_B -eq 0 ]]; then
+                        [[ $state == "$empty" ]] || fail "attach, then detach: not detached"
+                elif [[ $RC_B -eq 7 ]]; then
+                        assert_contains "$O/b.err" "image /var/lib/portables/foo_1.raw is not attached"
+                        [[ $state == "$attached_1" ]] || fail "detach refused, then attach: not attached"
+                else
+                        fail "attach ∥ detach: detach exited $RC_B: $(cat "$O/b.err")"
+                fi
+                ;;
+        attach-reattach)
+                race "$wa" attach foo_1 -- "$wb" reattach foo_2
+                [[ $RC_A -eq 0 ]] || fail "attach ∥ reattach: attach exited $RC_A: $(cat "$O/a.err")"
+                state=$(fingerprint)
+                if [[ $RC_B -eq 0 ]]; then
+                        [[ $state == "$reattached_2" ]] || fail "attach, then reattach: foo_2 is not what is attached"
+                elif [[ $RC_B -eq 7 ]]; then
+                        assert_contains "$O/b.err" "no version of image foo_2 is attached; use attach"
+                        [[ $state == "$attached_1" ]] || fail "reattach refused, then attach: foo_1 is not attached"
+                else
+                        fail "attach ∥ reattach: reattach exited $RC_B: $(cat "$O/b.err")"
+                fi
+                ;;
+        esac
+        assert_clean "$label ($wa ∥ $wb)"
+        echo "$label, $wa ∥ $wb: exits $RC_A, $RC_B"
+}
+for p in attach-attach attach-detach attach-reattach; do
+        pair "$p" direct direct
+        pair "$p" direct graftd
+        pair "$p" graftd direct
+done
+
+# The lock kept past the timeout: exit 10 naming the holder, nothing changed.
+load_root "$T/pristine"
+before=$(fingerprint)
+hold
+run_expect 10 "another portable operation on $R is still running (another process); gave up waiting after 1 s" \
+        env GRAFT_LOCK_TIMEOUT_SEC=1 "$PCTL" --root="$R" attach foo_1
+assert_contains "$O/err" "Waiting for another portable operation to finish: another process"
+release
+[[ $(fingerprint) == "$before" ]] || fail "a change that gave up waiting changed the root"
+
+# A pctl stopped while it holds the lock (verifying big.raw): in-process and graftd's callers give
+# up naming it; a waiter without the short timeout says whom it waits for, and goes on once the
+# holder does.
+P attach foo_1 >/dev/null
+graftd_stop
+GRAFT_LOCK_TIMEOUT_SEC=1 graftd_start
+"$PCTL" --root="$R" --image-policy='*' attach big >"$O/big.out" 2>&1 &
+big=$!
+for ((i = 0; i < 1000; i++)); do
+        [[ $(cat "$L" 2>/dev/null) == "pid $big (pctl): attach big, since "* ]] && break
+        sleep 0.005
+done
+[[ $i -lt 1000 ]] || fail "pctl attach big did not take the lock"
+kill -STOP "$big"
+before=$(fingerprint)
+holder="pid $big (pctl): attach big, since"
+run_expect 10 "another portable operation on $R is still running ($holder" \
+        env GRAFT_LOCK_TIMEOUT_SEC=1 "$PCTL" --root="$R" detach foo_1
+run_expect 10 "is still running ($holder" "$PCTL" detach foo_1
+assert_contains "$O/err" "gave up waiting after 1 s"
+assert_responsive
+"$PCTL" --root="$R" detach foo_1 >"$O/w.out" 2>"$O/w.err" &
+waiter=$!
+for ((i = 0; i < 500; i++)); do
+        grep -q "Waiting for another portable operation to finish: $holder" "$O/w.err" && break
+        sleep 0.01
+done
+[[ $i -lt 500 ]] || fail "the waiting pctl did not say whom it waits for: $(cat "$O/w.err")"
+[[ $(fingerprint) == "$before" ]] || fail "the refused and the waiting changes changed the root"
+kill -CONT "$big"
+wait "$big" || fail "the stopped attach failed once continued: $(cat "$O/big.out")"
+wait "$waiter" || fail "the waiting detach failed: $(cat "$O/w.err")"
+assert_eq "$(P is-attached big)" attached
+run_expect 1 "" "$PCTL" --root="$R" is-attached foo_1
+P detach big >/dev/null
+assert_clean "after the stopped holder"
+echo ok
