@@ -235,9 +235,13 @@ static int walk_tree_at(int dir_fd, dev_t dev, bool check) {
                         break;
                 }
                 bool dir = S_ISDIR(sx.stx_mode);
+                /* A bind mount of the same file system has the same device: the mount-root
+                 * attribute tells it (where the kernel reports it). */
+                bool mount = makedev(sx.stx_dev_major, sx.stx_dev_minor) != dev ||
+                             (sx.stx_attributes_mask & sx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
                 if (check && (sx.stx_attributes & (STATX_ATTR_IMMUTABLE | STATX_ATTR_APPEND)))
                         r = -EPERM;
-                else if (dir && makedev(sx.stx_dev_major, sx.stx_dev_minor) != dev)
+                else if (mount)
                         r = -EXDEV;
                 else if (dir) {
                         _cleanup_close_ int sub = openat(dir_fd, de->d_name, O_DIRECTORY | O_NOFOLLOW | O_RDONLY | O_CLOEXEC);

@@ -157,6 +157,10 @@ hold
 run_expect 10 "another portable operation on $R is still running (another process); gave up waiting after 1 s" \
         env GRAFT_LOCK_TIMEOUT_SEC=1 "$PCTL" --root="$R" attach foo_1
 assert_contains "$O/err" "Waiting for another portable operation to finish: another process"
+# Reads never wait for the lock.
+with_timeout 5 "$PCTL" --root="$R" list >/dev/null
+run_expect 1 "" with_timeout 5 "$PCTL" --root="$R" is-attached foo_1
+with_timeout 5 "$PCTL" --root="$R" inspect foo_1 >/dev/null
 release
 [[ $(fingerprint) == "$before" ]] || fail "a change that gave up waiting changed the root"
 

@@ -62,13 +62,20 @@ crash_loop() {
         after=$(fingerprint)
         assert_clean "$label, uninterrupted"
         [[ $after != "$before" ]] || fail "$label changed nothing"
-        save_root "$T/after"
+        : >"$O/recovered"
         for ((i = 1; i <= n; i++)); do
                 load_root "$T/before"
                 rc=0
                 GRAFT_FAULT_STEP=$i P "$@" >/dev/null 2>&1 || rc=$?
                 [[ $rc -eq 137 ]] || fail "$label: not killed at point $i of $n (exit $rc)"
-                P list >"$O/recover.out" 2>"$O/recover.err" || fail "$label, point $i: recovery failed: $(cat "$O/recover.err")"
+                # Recovery by a read (list), or by the next change (here one refused after it).
+                if ((i % 2)); then
+                        P list >/dev/null 2>"$O/recover.err" || fail "$label, point $i: recovery failed: $(cat "$O/recover.err")"
+                else
+                        run_expect 7 "image nosuch is not attached" P detach nosuch
+                        cp "$O/err" "$O/recover.err"
+                fi
+                cat "$O/recover.err" >>"$O/recovered"
                 state=$(fingerprint)
                 if [[ $state == "$before" ]]; then
                         b=$((b + 1))
@@ -83,8 +90,42 @@ crash_loop() {
         echo "$label: $n fault points, $b landed before, $a after"
         [[ $a -gt 0 ]] || fail "$label: no crash landed after"
         [[ $b -gt 0 || $n -eq 1 ]] || fail "$label: no crash landed before"
+        # pctl says what it recovered (the first point only leaves a torn journal, the last none).
+        [[ $b -lt 2 ]] || assert_contains "$O/recovered" "pctl: Undid an operation that was interrupted earlier ($1 "
+        [[ $a -lt 2 ]] || assert_contains "$O/recovered" "pctl: Completed an operation that was interrupted earlier ($1 "
         total_runs=$((total_runs + n))
 }
+
+# The journal lives in /run/graft when everything changed lies below /run, else in /var/lib/graft;
+# both directories are made when first needed.
+load_root "$T/pristine"
+rm -rf "$R/var/lib/graft" "$R/run/graft"
+GRAFT_FAULT_STEP=3 P attach --runtime foo_1 >/dev/null 2>&1 || true
+[[ -f $R/run/graft/portable.journal && ! -e $R/var/lib/graft ]] || fail "a runtime attach's journal is not in /run/graft"
+P list >/dev/null 2>&1
+GRAFT_FAULT_STEP=3 P attach foo_1 >/dev/null 2>&1 || true
+[[ -f $R/var/lib/graft/portable.journal && ! -e $R/run/graft/portable.journal ]] ||
+        fail "an attach's journal is not in /var/lib/graft"
+assert_eq "$(stat -c %a "$R/var/lib/graft")" 700
+P list >/dev/null 2>&1
+assert_clean "journal directories made"
+
+# remove refuses, before anything, a directory it could not delete whole.
+load_root "$T/pristine"
+mkdir "$T/elsewhere"
+mount --bind "$T/elsewhere" "$R/var/lib/portables/dirimg/usr/share"
+before=$(fingerprint)
+run_expect 1 "cannot remove $R/var/lib/portables/dirimg: another file system is mounted below it" P remove dirimg
+[[ $(fingerprint) == "$before" ]] || fail "a refused remove changed the root"
+umount "$R/var/lib/portables/dirimg/usr/share"
+before=$(fingerprint)
+if chattr +i "$R/var/lib/portables/dirimg/usr/share/deep/er/file" 2>/dev/null; then
+        run_expect 1 "cannot remove $R/var/lib/portables/dirimg: it holds immutable or append-only files" P remove dirimg
+        [[ $(fingerprint) == "$before" ]] || fail "a refused remove changed the root"
+        chattr -i "$R/var/lib/portables/dirimg/usr/share/deep/er/file"
+else
+        echo "note: no immutable attribute on this file system; that refusal is not checked"
+fi
 
 crash_loop "attach" "" attach foo_1
 crash_loop "attach --runtime" "" attach --runtime foo_1
