@@ -8,6 +8,8 @@
 #   fingerprint                 etc/, run/ and var/lib/ of $R: every entry (type, mode, size,
 #                               link target) and every file's hash; the lock files left out
 #   assert_clean WHAT           no staged file (.#pctl*), backup or journal is left in $R
+#   landed STATE BEFORE AFTER WHAT  prints "before" or "after" as STATE is one of them, else fails
+#                               showing how it differs from AFTER
 #   save_root DIR / load_root DIR   copy $R aside, and put such a copy back as $R
 #   fault_points CMD…           runs CMD with GRAFT_FAULT_LOG and prints how many points it passed
 
@@ -37,6 +39,17 @@ assert_clean() {
         local left
         left=$(cd "$R" && find . -name '.#pctl*' -o -name 'portable.journal*')
         [[ -z $left ]] || fail "$1: left behind: $left"
+}
+
+landed() {
+        if [[ $1 == "$2" ]]; then
+                echo before
+        elif [[ $1 == "$3" ]]; then
+                echo after
+        else
+                diff <(echo "$3") <(echo "$1") >&2 || true
+                fail "$4: neither before nor after"
+        fi
 }
 
 save_root() {

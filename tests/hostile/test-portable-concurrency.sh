@@ -13,21 +13,13 @@
 . "$GRAFT_SOURCE_DIR/tests/integration/daemon/lib-graftd.sh"
 . "$GRAFT_SOURCE_DIR/tests/hostile/lib-hostile.sh"
 . "$GRAFT_SOURCE_DIR/tests/hostile/lib-portable.sh"
-need flock veritysetup
+need flock
 
 P() { "$PCTL" --root="$R" "$@"; }
 L=$R/run/graft/locks/portable.lock
 
 # A large unsigned image (verifying it takes a while), for a holder to be stopped in the middle.
-B=$R/var/lib/portables/big.raw
-mkdir -p "$T/src-big/usr/lib/systemd/system" "$T/src-big/etc"
-printf 'ID=graft-test\nVERSION_ID=1\n' >"$T/src-big/usr/lib/os-release"
-printf '[Service]\nExecStart=/usr/bin/true\n' >"$T/src-big/usr/lib/systemd/system/big.service"
-head -c 128M /dev/urandom >"$T/src-big/blob"
-mksquashfs "$T/src-big" "$B" -quiet -noappend -all-root -noI -noD -noF -noX >/dev/null
-veritysetup format "$B" "${B%.raw}.verity" | awk '/^Root hash:/ { print $3 }' >"${B%.raw}.roothash"
-rm -rf "$T/src-big"
-
+big_image big 128M
 # The states the pairs may end in.
 save_root "$T/pristine"
 empty=$(fingerprint)
@@ -101,9 +93,26 @@ race() {
         wait "$pb" || RC_B=$?
 }
 
+# after_attach WHAT STATE-IF-0 REFUSAL STATE-IF-REFUSED: attach came first or second. The attach
+# (A) always succeeds; B either came second and succeeded (the final state is STATE-IF-0) or came
+# first and was refused with exit 7 and REFUSAL (the final state is STATE-IF-REFUSED).
+after_attach() {
+        local what=$1 if0=$2 refusal=$3 if7=$4 state
+        [[ $RC_A -eq 0 ]] || fail "attach ∥ $what: attach exited $RC_A: $(cat "$O/a.err")"
+        state=$(fingerprint)
+        if [[ $RC_B -eq 0 ]]; then
+                [[ $state == "$if0" ]] || fail "attach, then $what: not the state that order gives"
+        elif [[ $RC_B -eq 7 ]]; then
+                assert_contains "$O/b.err" "$refusal"
+                [[ $state == "$if7" ]] || fail "$what refused, then attach: not attached"
+        else
+                fail "attach ∥ $what: $what exited $RC_B: $(cat "$O/b.err")"
+        fi
+}
+
 # pair LABEL WAY-A WAY-B: each pair of operations, from the pristine root.
 pair() {
-        local label=$1 wa=$2 wb=$3 state
+        local label=$1 wa=$2 wb=$3
         load_root "$T/pristine"
         case $label in
         attach-attach)
@@ -116,29 +125,11 @@ pair() {
                 ;;
         attach-detach)
                 race "$wa" attach foo_1 -- "$wb" detach foo_1
-                [[ $RC_A -eq 0 ]] || fail "attach ∥ detach: attach exited $RC_A: $(cat "$O/a.err")"
-                state=$(fingerprint)
-                if [[ $RC_B -eq 0 ]]; then
-                        [[ $state == "$empty" ]] || fail "attach, then detach: not detached"
-                elif [[ $RC_B -eq 7 ]]; then
-                        assert_contains "$O/b.err" "image /var/lib/portables/foo_1.raw is not attached"
-                        [[ $state == "$attached_1" ]] || fail "detach refused, then attach: not attached"
-                else
-                        fail "attach ∥ detach: detach exited $RC_B: $(cat "$O/b.err")"
-                fi
+                after_attach detach "$empty" "image /var/lib/portables/foo_1.raw is not attached" "$attached_1"
                 ;;
         attach-reattach)
                 race "$wa" attach foo_1 -- "$wb" reattach foo_2
-                [[ $RC_A -eq 0 ]] || fail "attach ∥ reattach: attach exited $RC_A: $(cat "$O/a.err")"
-                state=$(fingerprint)
-                if [[ $RC_B -eq 0 ]]; then
-                        [[ $state == "$reattached_2" ]] || fail "attach, then reattach: foo_2 is not what is attached"
-                elif [[ $RC_B -eq 7 ]]; then
-                        assert_contains "$O/b.err" "no version of image foo_2 is attached; use attach"
-                        [[ $state == "$attached_1" ]] || fail "reattach refused, then attach: foo_1 is not attached"
-                else
-                        fail "attach ∥ reattach: reattach exited $RC_B: $(cat "$O/b.err")"
-                fi
+                after_attach reattach "$reattached_2" "no version of image foo_2 is attached; use attach" "$attached_1"
                 ;;
         esac
         assert_clean "$label ($wa ∥ $wb)"

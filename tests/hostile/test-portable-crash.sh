@@ -52,7 +52,7 @@ SECONDS=0
 total_runs=0
 # crash_loop LABEL SETUP OPERATION-ARGS…: SETUP (shell, run on the pristine root) makes "before".
 crash_loop() {
-        local label=$1 setup=$2 n i rc state before after b=0 a=0
+        local label=$1 setup=$2 n i rc where before after b=0 a=0
         shift 2
         load_root "$T/pristine"
         eval "$setup"
@@ -76,15 +76,9 @@ crash_loop() {
                         cp "$O/err" "$O/recover.err"
                 fi
                 cat "$O/recover.err" >>"$O/recovered"
-                state=$(fingerprint)
-                if [[ $state == "$before" ]]; then
-                        b=$((b + 1))
-                elif [[ $state == "$after" ]]; then
-                        a=$((a + 1))
-                else
-                        diff <(echo "$after") <(echo "$state") >&2 || true
-                        fail "$label killed at point $i of $n ($(sed -n "${i}p" "$T/fault.log")): neither before nor after"
-                fi
+                where=$(landed "$(fingerprint)" "$before" "$after" \
+                        "$label killed at point $i of $n ($(sed -n "${i}p" "$T/fault.log"))")
+                [[ $where == before ]] && b=$((b + 1)) || a=$((a + 1))
                 assert_clean "$label killed at point $i"
         done
         echo "$label: $n fault points, $b landed before, $a after"
@@ -179,7 +173,7 @@ recovery_loop "remove (directory)" "" remove dirimg
 # next graftd start recovers before it serves anything. graftd_loop LABEL SETUP PCTL-ARGS…
 bus_start
 graftd_loop() {
-        local label=$1 setup=$2 n i state before after b=0 a=0
+        local label=$1 setup=$2 n i where before after b=0 a=0
         shift 2
         load_root "$T/pristine"
         eval "$setup"
@@ -201,16 +195,9 @@ graftd_loop() {
                 GRAFTD_PID=
                 graftd_start # recovers, then serves
                 assert_responsive
-                state=$(fingerprint)
                 graftd_stop
-                if [[ $state == "$before" ]]; then
-                        b=$((b + 1))
-                elif [[ $state == "$after" ]]; then
-                        a=$((a + 1))
-                else
-                        diff <(echo "$after") <(echo "$state") >&2 || true
-                        fail "$label through graftd, killed at point $i of $n: neither before nor after"
-                fi
+                where=$(landed "$(fingerprint)" "$before" "$after" "$label through graftd, killed at point $i of $n")
+                [[ $where == before ]] && b=$((b + 1)) || a=$((a + 1))
                 assert_clean "$label through graftd, killed at point $i"
         done
         echo "$label through graftd: $n fault points, $b landed before, $a after"

@@ -30,7 +30,7 @@ duration_ms() {
 SECONDS=0
 # kill_loop LABEL SETUP OPERATION-ARGS…
 kill_loop() {
-        local label=$1 setup=$2 i d ms pid state before after b=0 a=0 undone=0 completed=0
+        local label=$1 setup=$2 i d ms pid where before after b=0 a=0 undone=0 completed=0
         shift 2
         load_root "$T/pristine"
         eval "$setup"
@@ -54,15 +54,8 @@ kill_loop() {
                 else
                         P list >/dev/null
                 fi
-                state=$(fingerprint)
-                if [[ $state == "$before" ]]; then
-                        b=$((b + 1))
-                elif [[ $state == "$after" ]]; then
-                        a=$((a + 1))
-                else
-                        diff <(echo "$after") <(echo "$state") >&2 || true
-                        fail "$label killed after $d ms: neither before nor after"
-                fi
+                where=$(landed "$(fingerprint)" "$before" "$after" "$label killed after $d ms")
+                [[ $where == before ]] && b=$((b + 1)) || a=$((a + 1))
                 assert_clean "$label killed after $d ms"
         done
         echo "$label (takes ${ms} ms), killed $RUNS times after 0-$((ms * 3 / 2)) ms: $b landed before, $a after;" \
