@@ -32,6 +32,7 @@ typedef struct PortableRequest {
         PortableImageInfo *infos;
         size_t n_infos;
         PortableState state;
+        char lock_who[64];   /* for the operation lock's holder line */
 } PortableRequest;
 
 static void request_free(void *p) {
@@ -48,9 +49,11 @@ static void request_free(void *p) {
         free(q);
 }
 
+/* A change waits for the operation lock, held by another program (pctl --direct) that works on
+ * the same root: said in the log, as pctl says it on stderr. */
 static void on_lock_wait(const char *holder, void *userdata) {
         Operation *op = userdata;
-        daemon_log(LOG_INFO, "%s waits for the portable lock: %s", op->description, holder);
+        daemon_log(LOG_INFO, "%s waits for another operation to finish: %s", op->description, holder);
 }
 
 static void on_recovered(const char *what, bool completed, void *userdata) {
@@ -62,6 +65,8 @@ static void on_recovered(const char *what, bool completed, void *userdata) {
 /* The library's options for a request, as pctl would fill them in-process. */
 static void request_options(Operation *op, PortableOptions *o) {
         PortableRequest *q = op->data;
+        if (op->uid != (uid_t) -1)
+                snprintf(q->lock_who, sizeof q->lock_who, "for uid %u", (unsigned) op->uid);
         *o = (PortableOptions) {
                 .root = op->manager->root,
                 .profile = q->profile,
@@ -73,6 +78,9 @@ static void request_options(Operation *op, PortableOptions *o) {
                 .on_lock_wait = on_lock_wait,
                 .on_recovered = on_recovered,
                 .userdata = op,
+                .lock_who = q->lock_who[0] ? q->lock_who : NULL,
+                /* Reads are anybody's: they must not make graftd change the host. */
+                .no_recovery = !op->key,
         };
         (void) portable_options_from_bus_flags(q->flags, o);
 }

@@ -22,11 +22,12 @@ int context_init(Context *c, const PortableOptions *o, const char *verb, const c
                 return c->root_fd;
         if (verb) {
                 /* The holder's line is shown to whoever waits: the image as given, escaped. */
-                _cleanup_free_ char *shown = image ? escape_string(image) : NULL;
-                if ((image && !shown) || asprintf(&c->what, "%s %s", verb, strempty(shown)) < 0)
+                _cleanup_free_ char *shown = image ? escape_string(image) : NULL, *line = NULL;
+                if ((image && !shown) || asprintf(&c->what, "%s %s", verb, strempty(shown)) < 0 ||
+                    asprintf(&line, "%s%s%s", c->what, o->lock_who ? " " : "", strempty(o->lock_who)) < 0)
                         return -ENOMEM;
-                r = portable_lock(c->root, c->root_fd, o, c->what, &c->lock, err);
-        } else
+                r = portable_lock(c->root, c->root_fd, o, line, &c->lock, err);
+        } else if (!o->no_recovery)
                 portable_recover_if_idle(c->root, c->root_fd, o);
         if (r < 0)
                 return r;

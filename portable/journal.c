@@ -325,18 +325,11 @@ int journal_remove_torn(int dir_fd, const char *root, bool runtime, GraftError *
 
 int journal_read(int dir_fd, const char *root, bool runtime, Journal *ret, GraftError *err) {
         _cleanup_free_ char *shown = journal_shown(root, runtime), *text = NULL;
-        _cleanup_close_ int fd = openat(dir_fd, JOURNAL_FILE, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-        if (fd < 0 && errno == ENOENT)
-                return 0;
-        struct stat st;
-        if (fd < 0 || fstat(fd, &st) < 0)
-                return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO, "cannot open the journal %s: %m",
-                                       strna(shown));
-        if (!S_ISREG(st.st_mode))
-                return graft_error_set(err, -EBADMSG, GRAFT_ERROR_IO, "the journal %s is not a regular file",
-                                       strna(shown));
         size_t size = 0, line = 0;
-        int r = read_full_fd(fd, JOURNAL_MAX, &text, &size);
+        int r = file_read(&(FileOpen) { .dir_fd = dir_fd, .path = JOURNAL_FILE, .nofollow = true, .display = shown },
+                          JOURNAL_MAX, &text, &size, err);
+        if (r == -ENOENT)
+                return 0;
         if (r < 0)
                 return graft_error_set(err, r, GRAFT_ERROR_IO, "cannot read the journal %s: %s", strna(shown),
                                        strerror(-r));

@@ -110,7 +110,7 @@ static int parse_value(int c, const char *v) {
 
 /* In-process changes: whom a change waits for, and what an earlier crash left that was recovered. */
 static void on_lock_wait(const char *holder, void *userdata) {
-        log_notice("Waiting for another portable operation to finish: %s", holder);
+        log_notice("Waiting for another operation to finish: %s.", holder);
 }
 
 static void on_recovered(const char *what, bool completed, void *userdata) {

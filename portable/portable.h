@@ -74,6 +74,10 @@ typedef struct PortableOptions {
          * NULL. */
         void (*on_recovered)(const char *what, bool completed, void *userdata);
         void *userdata;                /* for both */
+        const char *lock_who;          /* added to the lock's holder line ("for uid 1000"); may be NULL */
+        /* Reads: never recover first (graftd answering a caller who may not change anything; it
+         * recovers at start, and every change recovers first). */
+        bool no_recovery;
 } PortableOptions;
 
 /* What an operation did. */

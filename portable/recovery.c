@@ -92,12 +92,12 @@ static bool journal_present(const char *root, int root_fd) {
         return false;
 }
 
-/* One try (a timeout of 1 µs) at the lock, then the replay: a held lock means a running operation,
- * which replays whatever it found itself. 1 if something was recovered, 0 if not (or held). */
+/* One try at the lock, then the replay: a held lock means a running operation, which replays
+ * whatever it found itself. 1 if something was recovered, 0 if not (or held). */
 static int recover_if_free(const char *root, int root_fd, const PortableOptions *o, GraftError *err) {
         OpLock l = OP_LOCK_INIT;
         GraftError busy = GRAFT_ERROR_INIT;
-        int r = op_lock_take(&(OpLockRequest) { .root = root, .key = LOCK_KEY, .what = "recover", .timeout_usec = 1 },
+        int r = op_lock_take(&(OpLockRequest) { .root = root, .key = LOCK_KEY, .what = "recover", .no_wait = true },
                              &l, &busy);
         if (r == -EBUSY) {
                 graft_error_done(&busy);

@@ -6,9 +6,9 @@
 # wait for the lock (held here with flock while they start, so that they really meet), one wins,
 # the other then succeeds or gets a clear refusal as the state allows, and the final state is the
 # one that order gives. A holder that keeps the lock past the timeout (flock, or a pctl stopped
-# with SIGSTOP while it verifies a large image) makes the other fail with exit 10 naming it, in
-# process and through graftd, with nothing changed; a waiting pctl says whom it waits for; graftd
-# answers reads while one of its workers waits.
+# with SIGSTOP at a fault point, graftd stopped in the middle of a caller's attach) makes the other
+# fail with exit 10 naming it, in process and through graftd, with nothing changed; a waiting pctl
+# says whom it waits for; graftd answers reads while one of its workers waits.
 . "$GRAFT_SOURCE_DIR/tests/lib/lib.sh"
 . "$GRAFT_SOURCE_DIR/tests/integration/daemon/lib-graftd.sh"
 . "$GRAFT_SOURCE_DIR/tests/hostile/lib-hostile.sh"
@@ -18,8 +18,6 @@ need flock
 P() { "$PCTL" --root="$R" "$@"; }
 L=$R/run/graft/locks/portable.lock
 
-# A large unsigned image (verifying it takes a while), for a holder to be stopped in the middle.
-big_image big 128M
 # The states the pairs may end in.
 save_root "$T/pristine"
 empty=$(fingerprint)
@@ -67,7 +65,7 @@ race() {
         shift
         b=("$@")
         local waits
-        waits=$(grep -c "waits for the portable lock" "$GRAFTD_LOG" || true)
+        waits=$(grep -c "waits for another operation to finish" "$GRAFTD_LOG" || true)
         hold
         $(how "$way_a") "${a[@]}" >"$O/a.out" 2>"$O/a.err" &
         local pa=$!
@@ -77,10 +75,10 @@ race() {
         local i want=0 have=0
         for w in "$way_a" "$way_b"; do [[ $w == graftd ]] && want=$((want + 1)); done
         for ((i = 0; i < 500; i++)); do
-                have=$(grep -c "waits for the portable lock: another process" "$GRAFTD_LOG" || true)
+                have=$(grep -c "waits for another operation to finish: another process" "$GRAFTD_LOG" || true)
                 if [[ $((have - waits)) -ge $want ]] &&
-                        { [[ $way_a == graftd ]] || grep -q "Waiting for another portable operation to finish: another process" "$O/a.err"; } &&
-                        { [[ $way_b == graftd ]] || grep -q "Waiting for another portable operation to finish: another process" "$O/b.err"; }; then
+                        { [[ $way_a == graftd ]] || grep -q "Waiting for another operation to finish: another process" "$O/a.err"; } &&
+                        { [[ $way_b == graftd ]] || grep -q "Waiting for another operation to finish: another process" "$O/b.err"; }; then
                         break
                 fi
                 sleep 0.01
@@ -147,7 +145,7 @@ before=$(fingerprint)
 hold
 run_expect 10 "another portable operation on $R is still running (another process); gave up waiting after 1 s" \
         env GRAFT_LOCK_TIMEOUT_SEC=1 "$PCTL" --root="$R" attach foo_1
-assert_contains "$O/err" "Waiting for another portable operation to finish: another process"
+assert_contains "$O/err" "Waiting for another operation to finish: another process"
 # Reads never wait for the lock.
 with_timeout 5 "$PCTL" --root="$R" list >/dev/null
 run_expect 1 "" with_timeout 5 "$PCTL" --root="$R" is-attached foo_1
@@ -155,40 +153,65 @@ with_timeout 5 "$PCTL" --root="$R" inspect foo_1 >/dev/null
 release
 [[ $(fingerprint) == "$before" ]] || fail "a change that gave up waiting changed the root"
 
-# A pctl stopped while it holds the lock (verifying big.raw): in-process and graftd's callers give
-# up naming it; a waiter without the short timeout says whom it waits for, and goes on once the
-# holder does.
+# A holder stopped (GRAFT_FAULT_ACTION=stop: SIGSTOP at a fault point, with its journal written and
+# the lock held) makes the others give up naming it, in-process and through graftd; a read leaves
+# its journal alone (it belongs to a running operation); a waiter without the short timeout says
+# whom it waits for, and goes on once the holder does. stopped_at N CMD…: runs CMD in the
+# background until it stops at its point N; sets STOPPED.
+stopped_at() {
+        local n=$1 i
+        shift
+        GRAFT_FAULT_STEP=$n GRAFT_FAULT_ACTION=stop "$@" >"$O/stopped.out" 2>&1 &
+        STOPPED=$!
+        for ((i = 0; i < 1000; i++)); do
+                [[ $(awk '{ print $3 }' "/proc/$STOPPED/stat" 2>/dev/null) == T ]] && return 0
+                sleep 0.01
+        done
+        fail "'$*' did not stop at its fault point $n"
+}
 P attach foo_1 >/dev/null
 graftd_stop
 GRAFT_LOCK_TIMEOUT_SEC=1 graftd_start
-"$PCTL" --root="$R" --image-policy='*' attach big >"$O/big.out" 2>&1 &
-big=$!
-for ((i = 0; i < 1000; i++)); do
-        [[ $(cat "$L" 2>/dev/null) == "pid $big (pctl): attach big, since "* ]] && break
-        sleep 0.005
-done
-[[ $i -lt 1000 ]] || fail "pctl attach big did not take the lock"
-kill -STOP "$big"
+stopped_at 3 "$PCTL" --root="$R" attach "$R/srv/bar.raw"
+holder="pid $STOPPED (pctl): attach $R/srv/bar.raw, since"
+[[ -e $R/var/lib/graft/portable.journal ]] || fail "the stopped attach has no journal yet"
 before=$(fingerprint)
-holder="pid $big (pctl): attach big, since"
 run_expect 10 "another portable operation on $R is still running ($holder" \
         env GRAFT_LOCK_TIMEOUT_SEC=1 "$PCTL" --root="$R" detach foo_1
 run_expect 10 "is still running ($holder" "$PCTL" detach foo_1
 assert_contains "$O/err" "gave up waiting after 1 s"
 assert_responsive
+P list >/dev/null
 "$PCTL" --root="$R" detach foo_1 >"$O/w.out" 2>"$O/w.err" &
 waiter=$!
 for ((i = 0; i < 500; i++)); do
-        grep -q "Waiting for another portable operation to finish: $holder" "$O/w.err" && break
+        grep -q "Waiting for another operation to finish: $holder" "$O/w.err" && break
         sleep 0.01
 done
 [[ $i -lt 500 ]] || fail "the waiting pctl did not say whom it waits for: $(cat "$O/w.err")"
-[[ $(fingerprint) == "$before" ]] || fail "the refused and the waiting changes changed the root"
-kill -CONT "$big"
-wait "$big" || fail "the stopped attach failed once continued: $(cat "$O/big.out")"
+[[ $(fingerprint) == "$before" ]] || fail "the refused, the waiting change or a read changed the root"
+kill -CONT "$STOPPED"
+wait "$STOPPED" || fail "the stopped attach failed once continued: $(cat "$O/stopped.out")"
 wait "$waiter" || fail "the waiting detach failed: $(cat "$O/w.err")"
-assert_eq "$(P is-attached big)" attached
+assert_eq "$(P is-attached bar)" attached
 run_expect 1 "" "$PCTL" --root="$R" is-attached foo_1
-P detach big >/dev/null
-assert_clean "after the stopped holder"
+P detach bar >/dev/null
+assert_clean "after the stopped pctl"
+
+# graftd as the holder (stopped in the middle of a caller's attach): its line names the caller.
+graftd_stop
+GRAFT_FAULT_STEP=3 GRAFT_FAULT_ACTION=stop graftd_start
+"$PCTL" attach foo_1 >"$O/client.out" 2>&1 &
+client=$!
+for ((i = 0; i < 1000; i++)); do
+        [[ $(awk '{ print $3 }' "/proc/$GRAFTD_PID/stat" 2>/dev/null) == T ]] && break
+        sleep 0.01
+done
+[[ $i -lt 1000 ]] || fail "graftd did not stop at its fault point"
+run_expect 10 "is still running (pid $GRAFTD_PID (graftd): attach foo_1 for uid 0, since" \
+        env GRAFT_LOCK_TIMEOUT_SEC=1 "$PCTL" --root="$R" detach foo_1
+kill -CONT "$GRAFTD_PID"
+wait "$client" || fail "the attach through graftd failed once graftd went on: $(cat "$O/client.out")"
+assert_eq "$(P is-attached foo_1)" attached
+assert_clean "after the stopped graftd"
 echo ok

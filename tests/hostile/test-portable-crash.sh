@@ -207,6 +207,24 @@ graftd_loop() {
 graftd_loop "attach --enable" "" attach --enable foo_1
 graftd_loop "detach" "P attach foo_1 >/dev/null" detach foo_1
 graftd_loop "reattach foo_1 → foo_2" "P attach foo_1 >/dev/null" reattach foo_2
+# Recovery is a change, and so root's business: uid 65534's reads through graftd leave an
+# interrupted attach alone (graftd recovers at its start, and every change recovers first); root's
+# list in-process recovers it.
+load_root "$T/pristine"
+graftd_start
+GRAFT_FAULT_STEP=10 P attach foo_1 >/dev/null 2>&1 || true
+before=$(fingerprint)
+[[ -e $R/var/lib/graft/portable.journal ]] || fail "the attach killed at point 10 left no journal"
+as_nobody busctl --system call org.graft.Manager1 /org/graft/Manager1 org.graft.Manager1 ListImages >/dev/null ||
+        fail "uid 65534's ListImages failed"
+as_nobody busctl --system call org.graft.Manager1 /org/graft/Manager1 org.graft.Manager1 GetImageState s foo_1 \
+        >/dev/null || fail "uid 65534's GetImageState failed"
+[[ $(fingerprint) == "$before" ]] || fail "uid 65534's reads through graftd recovered the interrupted attach"
+graftd_stop
+P list >/dev/null 2>&1
+[[ ! -e $R/var/lib/graft/portable.journal ]] || fail "root's list in-process did not recover"
+assert_clean "root's list"
+
 grep -q "Undid the portable operation a crash interrupted (attach foo_1)" "$GRAFTD_LOG" ||
         fail "graftd did not log what it recovered"
 grep -q "Completed the portable operation a crash interrupted (reattach foo_2)" "$GRAFTD_LOG" ||

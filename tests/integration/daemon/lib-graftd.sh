@@ -153,20 +153,6 @@ portable_image() {
                 --key "$T/keys/pk.key" --cert "$T/keys/pk.crt" >/dev/null || fail "graft-image build $out failed"
 }
 
-# big_image NAME SIZE: $R/var/lib/portables/NAME.raw, a bare squashfs with .verity and .roothash
-# sidecars (unsigned) holding NAME.service and SIZE of incompressible data: slow to verify.
-big_image() {
-        need veritysetup
-        local b=$R/var/lib/portables/$1.raw
-        mkdir -p "$T/src-$1/usr/lib/systemd/system" "$T/src-$1/etc"
-        printf 'ID=graft-test\nVERSION_ID=1\n' >"$T/src-$1/usr/lib/os-release"
-        printf '[Service]\nExecStart=/usr/bin/true\n' >"$T/src-$1/usr/lib/systemd/system/$1.service"
-        head -c "$2" /dev/urandom >"$T/src-$1/blob"
-        mksquashfs "$T/src-$1" "$b" -quiet -noappend -all-root -noI -noD -noF -noX >/dev/null
-        veritysetup format "$b" "${b%.raw}.verity" | awk '/^Root hash:/ { print $3 }' >"${b%.raw}.roothash"
-        rm -rf "$T/src-$1"
-}
-
 # sysext_image NAME: a signed extension image shipping /usr/share/NAME/file.
 sysext_image() {
         mkdir -p "$T/ext-$1/usr/lib/extension-release.d" "$T/ext-$1/usr/share/$1"

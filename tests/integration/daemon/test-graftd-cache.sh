@@ -11,7 +11,12 @@ need veritysetup
 
 # big: a bare squashfs with .verity and .roothash sidecars, 256 MiB of incompressible data.
 B=$R/var/lib/portables/big.raw
-big_image big 256M
+mkdir -p "$T/src-big/usr/lib/systemd/system" "$T/src-big/etc"
+printf 'ID=graft-test\nVERSION_ID=1\n' >"$T/src-big/usr/lib/os-release"
+printf '[Service]\nExecStart=/usr/bin/true\n' >"$T/src-big/usr/lib/systemd/system/big.service"
+head -c 256M /dev/urandom >"$T/src-big/blob"
+mksquashfs "$T/src-big" "$B" -quiet -noappend -all-root -noI -noD -noF -noX >/dev/null
+veritysetup format "$B" "${B%.raw}.verity" | awk '/^Root hash:/ { print $3 }' >"${B%.raw}.roothash"
 portable_image demo
 sysext_image ext1
 sleep 1.1 # (files changed within the last second are not remembered; see below)
