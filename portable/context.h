@@ -16,7 +16,7 @@ typedef struct Context {
         bool live;       /* no root given: systemd is asked over the bus */
         sd_bus *bus;
         bool own_bus;
-        bool no_systemd; /* live, but no system bus to reach (and no --now or --enable asked) */
+        bool no_systemd; /* live, but no system bus to reach (and no --now asked) */
         PortableAttachments att;
         OpLock lock;     /* held by a change for its whole run */
         char *what;      /* a change: "attach foo.raw", in the lock and the journal */
@@ -26,7 +26,7 @@ typedef struct Context {
 /* The root, its attachments and (live) its bus. verb: a change ("attach", with the image as given),
  * which takes the portable lock first and replays an interrupted operation's journal, so that it
  * sees the host as before or after that operation; NULL: a read, which replays a journal only if
- * nobody holds the lock, and never waits. */
+ * nobody holds the lock (and not with o->no_recovery), and never waits. */
 int context_init(Context *c, const PortableOptions *o, const char *verb, const char *image, GraftError *err);
 void context_done(Context *c);
 /* The bus (opened on first use); only on the live host. */
