@@ -32,6 +32,7 @@ typedef struct PortableRequest {
         PortableImageInfo *infos;
         size_t n_infos;
         PortableState state;
+        char lock_who[64];   /* for the operation lock's holder line */
 } PortableRequest;
 
 static void request_free(void *p) {
@@ -48,9 +49,24 @@ static void request_free(void *p) {
         free(q);
 }
 
+/* A change waits for the operation lock, held by another program (pctl --direct) that works on
+ * the same root: said in the log, as pctl says it on stderr. */
+static void on_lock_wait(const char *holder, void *userdata) {
+        Operation *op = userdata;
+        daemon_log(LOG_INFO, "%s waits for another operation to finish: %s", op->description, holder);
+}
+
+static void on_recovered(const char *what, bool completed, void *userdata) {
+        Operation *op = userdata;
+        daemon_log(LOG_NOTICE, "%s: first %s the portable operation a crash interrupted (%s).", op->description,
+                   completed ? "completed" : "undid", what);
+}
+
 /* The library's options for a request, as pctl would fill them in-process. */
 static void request_options(Operation *op, PortableOptions *o) {
         PortableRequest *q = op->data;
+        if (op->uid != (uid_t) -1)
+                snprintf(q->lock_who, sizeof q->lock_who, "for uid %u", (unsigned) op->uid);
         *o = (PortableOptions) {
                 .root = op->manager->root,
                 .profile = q->profile,
@@ -59,6 +75,12 @@ static void request_options(Operation *op, PortableOptions *o) {
                 .image_policy = q->has_policy ? &q->policy : NULL,
                 .bus = op->systemd,
                 .verify_cache = op->manager->cache,
+                .on_lock_wait = on_lock_wait,
+                .on_recovered = on_recovered,
+                .userdata = op,
+                .lock_who = q->lock_who[0] ? q->lock_who : NULL,
+                /* Reads are anybody's: they must not make graftd change the host. */
+                .no_recovery = !op->key,
         };
         (void) portable_options_from_bus_flags(q->flags, o);
 }
@@ -303,6 +325,20 @@ static int parse_read_only(sd_bus_message *m, PortableRequest *q, sd_bus_error *
 
 static int method_mark_image_read_only(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         return start(m, userdata, true, run_read_only, NULL, NULL, parse_read_only, error);
+}
+
+static void on_start_recovered(const char *what, bool completed, void *userdata) {
+        daemon_log(LOG_NOTICE, "%s the portable operation a crash interrupted (%s).", completed ? "Completed" : "Undid",
+                   what);
+}
+
+/* What a crash interrupted (of graftd, or of a CLI working in-process) is completed or undone
+ * before the first request is taken; a failure is left to the next change, which replays too. */
+void manager_portable_recover(Manager *m) {
+        _cleanup_graft_error_ GraftError e = GRAFT_ERROR_INIT;
+        int r = portable_recover(&(PortableOptions) { .root = m->root, .on_recovered = on_start_recovered }, &e);
+        if (r < 0)
+                daemon_log(LOG_ERR, "cannot recover an interrupted portable operation: %s", e.message ?: strerror(-r));
 }
 
 /* Properties */

@@ -194,6 +194,7 @@ int manager_run(Manager *m) {
         if (r < 0)
                 return daemon_log(LOG_ERR, "cannot watch for signals: %s", strerror(-r)), r;
         manager_extensions_recover(m);
+        manager_portable_recover(m);
         r = manager_connect(m);
         if (r < 0)
                 return r;

@@ -66,6 +66,8 @@ void manager_return_systemd(Manager *m, sd_bus *bus);
 
 /* bus-extensions.c: recovery of interrupted extension changes, at start. */
 void manager_extensions_recover(Manager *m);
+/* bus-portable.c: the same for portable changes. */
+void manager_portable_recover(Manager *m);
 
 /* The vtables (bus-portable.c, bus-extensions.c). */
 extern const sd_bus_vtable manager_portable_vtable[];

@@ -226,7 +226,8 @@ static int install_targets(const PortableUnit *u, char ***ret) {
         return 0;
 }
 
-/* --enable with --root: the links systemctl would make, made here since no systemd is asked. */
+/* --enable: the links systemctl's portable enable would make in the attached directory, made by
+ * the plan itself (on the live host too), so that they are part of the all-or-nothing change. */
 static int plan_install_links(Builder *b, const PortableUnit *u, const char *unit_path) {
         if (strchr(u->name, '@'))
                 return 0; /* templates need an instance to be enabled */
@@ -263,7 +264,7 @@ static int plan_units(Builder *b) {
                         r = plan_dropin(b, u, dropin_dir);
                 if (r >= 0)
                         r = plan_unit_file(b, u, unit_path);
-                if (r >= 0 && b->in->enable_offline)
+                if (r >= 0 && b->in->enable)
                         r = plan_install_links(b, u, unit_path);
                 if (r < 0)
                         return r;

@@ -15,7 +15,8 @@ typedef struct AttachPlanInput {
         const Profile *profile;
         PortableCopyMode copy_mode;
         bool runtime;
-        bool enable_offline;              /* --enable with --root: write the [Install] links here */
+        bool enable;                      /* --enable: write the [Install] links (the plan makes them, so
+                                           * they come and go with the units, all or nothing) */
         char **inherited_created;         /* directories other attachments recorded as created */
         char **replaceable;               /* reattach: files of the old attachment that may be replaced */
 } AttachPlanInput;

@@ -13,10 +13,6 @@
 #define SD_MANAGER "org.freedesktop.systemd1.Manager"
 #define SD_UNIT "org.freedesktop.systemd1.Unit"
 
-/* systemd's unit file flags (EnableUnitFilesWithFlags). */
-#define UNIT_FILE_RUNTIME (UINT64_C(1) << 0)
-#define UNIT_FILE_PORTABLE (UINT64_C(1) << 2)
-
 void unit_status_done(UnitStatus *s) {
         if (!s)
                 return;
@@ -180,48 +176,4 @@ int portable_bus_jobs(sd_bus *bus, const char *method, char * const *units, bool
                 r = wait_jobs(bus, &w, jobs, units, method, err);
         strv_free(w.finished);
         return r;
-}
-
-static int read_changes(sd_bus_message *reply, PortableChanges *changes) {
-        int r = sd_bus_message_enter_container(reply, 'a', "(sss)");
-        if (r < 0)
-                return r;
-        const char *type, *path, *source;
-        while ((r = sd_bus_message_read(reply, "(sss)", &type, &path, &source)) > 0) {
-                if (streq(type, "symlink"))
-                        r = portable_changes_add(changes, PORTABLE_CHANGE_SYMLINK, path, source);
-                else if (streq(type, "unlink"))
-                        r = portable_changes_add(changes, PORTABLE_CHANGE_UNLINK, path, NULL);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-        return sd_bus_message_exit_container(reply);
-}
-
-int portable_bus_enable(sd_bus *bus, char * const *units, bool enable, bool runtime, PortableChanges *changes,
-                        GraftError *err) {
-        if (strv_length(units) == 0)
-                return 0;
-        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        const char *method = enable ? "EnableUnitFilesWithFlags" : "DisableUnitFilesWithFlags";
-        int r = sd_bus_message_new_method_call(bus, &m, SD_DEST, SD_PATH, SD_MANAGER, method);
-        if (r >= 0)
-                r = sd_bus_message_append_strv(m, (char **) units);
-        if (r >= 0)
-                r = sd_bus_message_append(m, "t", UNIT_FILE_PORTABLE | (runtime ? UNIT_FILE_RUNTIME : 0));
-        if (r >= 0)
-                r = sd_bus_call(bus, m, 0, &e, &reply);
-        if (r < 0) {
-                _cleanup_free_ char *l = strv_join((char **) units, " ");
-                return bus_fail(err, r, &e, "cannot %s %s", enable ? "enable" : "disable", strna(l));
-        }
-        if (enable && (r = sd_bus_message_skip(reply, "b")) < 0)
-                return bus_fail(err, r, NULL, "bad reply from systemd to %s", method);
-        r = read_changes(reply, changes);
-        if (r < 0)
-                return bus_fail(err, r, NULL, "bad reply from systemd to %s", method);
-        return 0;
 }

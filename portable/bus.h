@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* What attach and detach ask systemd over the system bus (sd-bus): a unit's load and active state,
- * Reload, StartUnit / StopUnit / RestartUnit (waiting for the jobs), EnableUnitFilesWithFlags /
- * DisableUnitFilesWithFlags with the portable flag. Errors from systemd are passed on as systemd
- * words them. */
+ * Reload, StartUnit / StopUnit / RestartUnit (waiting for the jobs). Errors from systemd are passed
+ * on as systemd words them. The [Install] links are not systemd's to make here: the plan makes
+ * them with the units (attach-plan.h). */
 #pragma once
 
 #include <systemd/sd-bus.h>
@@ -30,8 +30,3 @@ int portable_bus_reload(sd_bus *bus, GraftError *err);
 /* method: "StartUnit", "StopUnit", "RestartUnit" (mode "replace") for each unit; with wait, until
  * every job finished, and a job that did not end "done" is an error naming the unit and result. */
 int portable_bus_jobs(sd_bus *bus, const char *method, char * const *units, bool wait, GraftError *err);
-
-/* Enable or disable units with the portable flag (links in system.attached), adding systemd's
- * reported changes to changes. */
-int portable_bus_enable(sd_bus *bus, char * const *units, bool enable, bool runtime, PortableChanges *changes,
-                        GraftError *err);

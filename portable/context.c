@@ -4,14 +4,15 @@
 
 #include "context.h"
 #include "discover.h"
+#include "escape.h"
 #include "path-util.h"
 #include "portable-util.h"
 #include "strv.h"
 
 #define IN_SET_BUS_ABSENT(r) ((r) == -ENOENT || (r) == -ECONNREFUSED || (r) == -ENOTCONN || (r) == -ENOMEDIUM)
 
-int context_init(Context *c, const PortableOptions *o, GraftError *err) {
-        *c = (Context) { .o = o, .root_fd = -EBADF, .err = err, .bus = o->bus };
+int context_init(Context *c, const PortableOptions *o, const char *verb, const char *image, GraftError *err) {
+        *c = (Context) { .o = o, .root_fd = -EBADF, .err = err, .bus = o->bus, .lock = OP_LOCK_INIT };
         int r = portable_root_canonicalize(o->root, &c->root, err);
         if (r < 0)
                 return r;
@@ -19,16 +20,29 @@ int context_init(Context *c, const PortableOptions *o, GraftError *err) {
         c->root_fd = portable_root_open(c->root, err);
         if (c->root_fd < 0)
                 return c->root_fd;
+        if (verb) {
+                /* The holder's line is shown to whoever waits: the image as given, escaped. */
+                _cleanup_free_ char *shown = image ? escape_string(image) : NULL, *line = NULL;
+                if ((image && !shown) || asprintf(&c->what, "%s %s", verb, strempty(shown)) < 0 ||
+                    asprintf(&line, "%s%s%s", c->what, o->lock_who ? " " : "", strempty(o->lock_who)) < 0)
+                        return -ENOMEM;
+                r = portable_lock(c->root, c->root_fd, o, line, &c->lock, err);
+        } else if (!o->no_recovery)
+                portable_recover_if_idle(c->root, c->root_fd, o);
+        if (r < 0)
+                return r;
         return portable_attachments_load(c->root, &c->att, err);
 }
 
 void context_done(Context *c) {
         free(c->root);
+        free(c->what);
         safe_close(c->root_fd);
         if (c->own_bus)
                 sd_bus_flush_close_unref(c->bus);
         portable_attachments_done(&c->att);
-        *c = (Context) { .root_fd = -EBADF };
+        op_lock_release(&c->lock);
+        *c = (Context) { .root_fd = -EBADF, .lock = OP_LOCK_INIT };
 }
 
 int context_bus(Context *c, sd_bus **ret) {
@@ -84,7 +98,7 @@ int context_statuses(Context *c, char * const *units, UnitStatus **ret) {
         if (c->live && n > 0) {
                 sd_bus *bus;
                 int r = context_bus(c, &bus);
-                if (r < 0 && bus_absent(r) && !c->o->now && !c->o->enable) {
+                if (r < 0 && bus_absent(r) && !c->o->now) {
                         /* No systemd running (a chroot, an image being prepared): nothing can be
                          * active, and nothing needs reloading. */
                         graft_error_done(c->err);
@@ -194,19 +208,4 @@ char **startable_units(char * const *units) {
                         return strv_free(l);
         }
         return l;
-}
-
-int context_revert(Context *c, const PortableChanges *done) {
-        _cleanup_(portable_plan_done) PortablePlan p = {};
-        for (size_t i = done->n; i-- > 0;) {
-                const PortableChange *ch = &done->items[i];
-                int r = ch->type == PORTABLE_CHANGE_MKDIR ? plan_add_unlink(&p, ch->path, true) :
-                        ch->type != PORTABLE_CHANGE_UNLINK ? plan_add_unlink(&p, ch->path, false) : 0;
-                if (r < 0)
-                        return r;
-        }
-        GraftError ignored = GRAFT_ERROR_INIT;
-        int r = portable_plan_execute(c->root, &p, NULL, &ignored);
-        graft_error_done(&ignored);
-        return r;
 }

@@ -5,6 +5,7 @@
 
 #include "attach-plan.h"
 #include "bus.h"
+#include "op-lock.h"
 #include "portable.h"
 #include "state.h"
 
@@ -15,12 +16,18 @@ typedef struct Context {
         bool live;       /* no root given: systemd is asked over the bus */
         sd_bus *bus;
         bool own_bus;
-        bool no_systemd; /* live, but no system bus to reach (and no --now or --enable asked) */
+        bool no_systemd; /* live, but no system bus to reach (and no --now asked) */
         PortableAttachments att;
+        OpLock lock;     /* held by a change for its whole run */
+        char *what;      /* a change: "attach foo.raw", in the lock and the journal */
         GraftError *err;
 } Context;
 
-int context_init(Context *c, const PortableOptions *o, GraftError *err);
+/* The root, its attachments and (live) its bus. verb: a change ("attach", with the image as given),
+ * which takes the portable lock first and replays an interrupted operation's journal, so that it
+ * sees the host as before or after that operation; NULL: a read, which replays a journal only if
+ * nobody holds the lock (and not with o->no_recovery), and never waits. */
+int context_init(Context *c, const PortableOptions *o, const char *verb, const char *image, GraftError *err);
 void context_done(Context *c);
 /* The bus (opened on first use); only on the live host. */
 int context_bus(Context *c, sd_bus **ret);
@@ -44,5 +51,10 @@ int context_check_conflicts(Context *c, const PortableImageSet *s, const bool *r
 int image_set_unit_names(const PortableImageSet *s, char ***ret);
 char **startable_units(char * const *units);
 
-/* Undoes what a plan did (for a failure after the files were written). */
-int context_revert(Context *c, const PortableChanges *done);
+/* recovery.c: takes the portable lock of root (waiting for it, o->on_lock_wait told), then
+ * finishes or undoes what a journal left there. 1 when it recovered something, 0 if not; on
+ * failure the lock is not held. */
+int portable_lock(const char *root, int root_fd, const PortableOptions *o, const char *what, OpLock *ret,
+                  GraftError *err);
+/* For reads: the same replay, if a journal is there and the lock can be had at once. Best effort. */
+void portable_recover_if_idle(const char *root, int root_fd, const PortableOptions *o);

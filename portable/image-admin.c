@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Owns the image file operations of the portable side: remove and mark read-only (see
- * portable.h). They change images, never attachments. */
-#include <dirent.h>
+ * portable.h). They change images, never attachments, under the portable lock like every change;
+ * a removal goes through a plan and its journal, so that a crash leaves an image whole or gone. */
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <string.h>
@@ -10,70 +10,42 @@
 
 #include "context.h"
 #include "discover.h"
+#include "fault.h"
 #include "fileio.h"
 #include "path-util.h"
 #include "portable-util.h"
 #include "strv.h"
 
-/* Removes everything below dir_fd, not following symlinks and not crossing into other mounts. */
-static int rm_tree_at(int dir_fd, dev_t dev) {
-        int fd = dup(dir_fd);
-        if (fd < 0)
-                return negative_errno();
-        DIR *d = fdopendir(fd);
-        if (!d) {
-                safe_close(fd);
-                return negative_errno();
-        }
-        int r = 0;
-        for (struct dirent *de; (de = readdir(d));) {
-                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-                        continue;
-                struct stat st;
-                if (fstatat(dir_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-                        r = negative_errno();
-                        break;
-                }
-                if (S_ISDIR(st.st_mode)) {
-                        if (st.st_dev != dev) {
-                                r = -EXDEV;
-                                break;
-                        }
-                        _cleanup_close_ int sub = openat(dir_fd, de->d_name, O_DIRECTORY | O_NOFOLLOW | O_RDONLY | O_CLOEXEC);
-                        if (sub < 0 || (r = rm_tree_at(sub, dev)) < 0) {
-                                r = sub < 0 ? negative_errno() : r;
-                                break;
-                        }
-                }
-                if (unlinkat(dir_fd, de->d_name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0) {
-                        r = negative_errno();
-                        break;
-                }
-        }
-        closedir(d);
-        return r;
-}
-
-static int remove_entry(const char *path, const struct stat *st, GraftError *err) {
-        int r = 0;
-        if (S_ISDIR(st->st_mode)) {
-                _cleanup_close_ int fd = open(path, O_DIRECTORY | O_NOFOLLOW | O_RDONLY | O_CLOEXEC);
-                r = fd < 0 ? negative_errno() : rm_tree_at(fd, st->st_dev);
-                if (r >= 0 && rmdir(path) < 0)
-                        r = negative_errno();
-        } else if (unlink(path) < 0)
-                r = negative_errno();
+/* The removal as a plan: the entry (a file, a symlink, a directory tree: renamed aside, deleted
+ * once everything is aside) and a file's sidecars, so that a crash leaves the image whole or gone. */
+static int remove_plan(Context *c, const char *entry, const struct stat *st, PortablePlan *ret, GraftError *err) {
+        _cleanup_(portable_plan_done) PortablePlan p = {};
+        int r = plan_add_unlink(&p, entry, false);
         if (r < 0)
-                return graft_error_set(err, r, GRAFT_ERROR_IO, "cannot remove %s: %s", path, strerror(-r));
-        if (S_ISREG(st->st_mode)) { /* the sidecars of NAME.raw are NAME.roothash, … */
-                _cleanup_free_ char *base = strdup_strip_suffix(path, ".raw");
-                static const char * const sidecars[] = { ".roothash", ".roothash.p7s", ".verity" };
-                for (size_t i = 0; base && i < ELEMENTSOF(sidecars); i++) {
-                        _cleanup_free_ char *s = NULL;
-                        if (asprintf(&s, "%s%s", base, sidecars[i]) >= 0 && unlink(s) < 0 && errno != ENOENT)
-                                return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO, "cannot remove %s: %m", s);
-                }
+                return r;
+        if (S_ISDIR(st->st_mode)) {
+                _cleanup_free_ char *base = path_basename(entry);
+                _cleanup_free_ char *parent = base ? strndup(entry, strlen(entry) - strlen(base)) : NULL;
+                _cleanup_close_ int fd = parent ? open_in_root(c->root_fd, parent, O_RDONLY | O_DIRECTORY, 0) : -ENOMEM;
+                r = fd < 0 ? fd : portable_remove_tree_at(fd, base, true);
+                if (r < 0)
+                        return graft_error_set(err, r, GRAFT_ERROR_IO, "cannot remove %s%s: %s", strempty(c->root),
+                                               entry, r == -EXDEV ? "another file system is mounted below it"
+                                               : r == -EPERM ? "it holds immutable or append-only files"
+                                                             : strerror(-r));
         }
+        _cleanup_free_ char *stem = S_ISREG(st->st_mode) ? strdup_strip_suffix(entry, ".raw") : NULL;
+        static const char * const sidecars[] = { ".roothash", ".roothash.p7s", ".verity" };
+        for (size_t i = 0; stem && i < ELEMENTSOF(sidecars); i++) {
+                _cleanup_free_ char *s = NULL;
+                struct stat sst;
+                if (asprintf(&s, "%s%s", stem, sidecars[i]) < 0)
+                        return -ENOMEM;
+                if (portable_lstat_in_root(c->root_fd, s, &sst) >= 0 && (r = plan_add_unlink(&p, s, false)) < 0)
+                        return r;
+        }
+        *ret = p;
+        p = (PortablePlan) {};
         return 0;
 }
 
@@ -84,7 +56,8 @@ int portable_remove(const PortableOptions *o, const char *image, GraftError *err
                                        image);
         _cleanup_(context_done) Context c = {};
         _cleanup_(discovered_image_done) DiscoveredImage d = {};
-        int r = context_init(&c, o, err);
+        _cleanup_(portable_plan_done) PortablePlan plan = {};
+        int r = context_init(&c, o, "remove", image, err);
         if (r >= 0)
                 r = image_find(c.root, IMAGE_CLASS_PORTABLE, _ARCHITECTURE_INVALID, image, &d, err);
         if (r < 0)
@@ -108,7 +81,8 @@ int portable_remove(const PortableOptions *o, const char *image, GraftError *err
         if (S_ISREG(st.st_mode) && !(st.st_mode & 0222))
                 return graft_error_set(err, -EROFS, GRAFT_ERROR_CONFLICT,
                                        "image %s is read-only; mark it writable first to remove it", image);
-        return remove_entry(entry, &st, err);
+        r = remove_plan(&c, d.found_as, &st, &plan, err);
+        return r < 0 ? r : portable_plan_execute(c.root, &plan, c.what, NULL, err);
 }
 
 static int set_immutable(int fd, bool on) {
@@ -122,7 +96,7 @@ static int set_immutable(int fd, bool on) {
 int portable_set_read_only(const PortableOptions *o, const char *image, bool read_only, GraftError *err) {
         _cleanup_(context_done) Context c = {};
         _cleanup_(discovered_image_done) DiscoveredImage d = {};
-        int r = context_init(&c, o, err);
+        int r = context_init(&c, o, "read-only", image, err);
         if (r >= 0)
                 r = image_find(c.root, IMAGE_CLASS_PORTABLE, _ARCHITECTURE_INVALID, image, &d, err);
         if (r < 0)
@@ -140,6 +114,7 @@ int portable_set_read_only(const PortableOptions *o, const char *image, bool rea
                 if (fchmod(fd, m & 07777) < 0)
                         return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO, "cannot change the mode of %s: %m",
                                                d.path);
+                fault_point("mode changed"); /* one change, atomic by itself: no journal */
                 return 0;
         }
         if (!S_ISDIR(st.st_mode))
@@ -152,5 +127,6 @@ int portable_set_read_only(const PortableOptions *o, const char *image, bool rea
         if (r < 0)
                 return graft_error_set(err, r, GRAFT_ERROR_IO, "cannot change the attributes of %s: %s", d.path,
                                        strerror(-r));
+        fault_point("attribute changed");
         return 0;
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Owns attach, detach and reattach end to end (see portable.h): plan, carry out, then tell
- * systemd. A reload costs ≈0.3 s on systemd 252 and is nearly all of what portablectl spends, so
- * it is asked for only when systemd holds one of the units already (a unit it never loaded is read
- * from disk, drop-ins included, when it is started). */
+/* Owns attach, detach and reattach end to end (see portable.h): under the portable lock, plan,
+ * carry out through the journal (the files, [Install] links included, are the state, and they
+ * change all or nothing even across a crash), then tell systemd. A reload costs ≈0.3 s on systemd
+ * 252 and is nearly all of what portablectl spends, so it is asked for only when systemd holds one
+ * of the units already (a unit it never loaded is read from disk, drop-ins included, when it is
+ * started). */
 #include <string.h>
 
 #include "context.h"
@@ -117,7 +119,7 @@ static int attaching_plan(Context *c, Attaching *a, char **replaceable) {
                 .profile = &a->profile,
                 .copy_mode = c->o->copy_mode,
                 .runtime = c->o->runtime,
-                .enable_offline = c->o->enable && !c->live,
+                .enable = c->o->enable,
                 .inherited_created = inherited,
                 .replaceable = replaceable,
         };
@@ -133,25 +135,12 @@ static int attach_live(Context *c, Attaching *a, PortableResult *res) {
         return start ? run_jobs(c, "StartUnit", start, &res->started) : -ENOMEM;
 }
 
-/* --enable through systemd; if it refuses, the files go again: nothing is left half attached. */
-static int attach_enable(Context *c, Attaching *a, PortableResult *res) {
-        if (!c->o->enable)
-                return 0;
-        sd_bus *bus;
-        int r = context_bus(c, &bus);
-        if (r >= 0)
-                r = portable_bus_enable(bus, a->units, true, c->o->runtime, &res->changes, c->err);
-        if (r < 0)
-                (void) context_revert(c, &res->changes);
-        return r;
-}
-
 int portable_attach(const PortableOptions *o, const char *image, char * const *prefixes, PortableResult *ret,
                     GraftError *err) {
         _cleanup_(context_done) Context c = {};
         _cleanup_(attaching_done) Attaching a = {};
         _cleanup_(portable_result_done) PortableResult res = {};
-        int r = context_init(&c, o, err);
+        int r = context_init(&c, o, "attach", image, err);
         if (r >= 0)
                 r = attaching_load(&c, image, prefixes, &a);
         if (r >= 0)
@@ -159,20 +148,15 @@ int portable_attach(const PortableOptions *o, const char *image, char * const *p
         if (r >= 0)
                 r = attaching_plan(&c, &a, NULL);
         if (r >= 0)
-                r = portable_plan_execute(c.root, &a.plan, &res.changes, err);
+                r = portable_plan_execute(c.root, &a.plan, c.what, &res.changes, err);
         if (r < 0)
                 return r;
         res.image = strdup(a.set.image->path);
         res.units = strv_copy(a.units);
         if (!res.image || !res.units)
                 return -ENOMEM;
-        if (c.live) {
-                r = attach_enable(&c, &a, &res);
-                if (r >= 0)
-                        r = attach_live(&c, &a, &res);
-                if (r < 0)
-                        return r;
-        }
+        if (c.live && (r = attach_live(&c, &a, &res)) < 0)
+                return r;
         *ret = res;
         res = (PortableResult) {};
         return 0;
@@ -220,28 +204,6 @@ static int detach_stop(Context *c, char * const *units, const UnitStatus *st, Po
                                running[0]);
 }
 
-/* Units whose [Install] links exist: disabled through systemd, which reports what it removed. */
-static int detach_disable(Context *c, const bool *picked, PortableResult *res) {
-        _cleanup_strv_free_ char **enabled = NULL;
-        bool runtime = false;
-        for (size_t i = 0; i < c->att.n_units; i++) {
-                if (!picked[i])
-                        continue;
-                _cleanup_strv_free_ char **links = NULL;
-                int r = attached_unit_install_links(c->root, c->root_fd, &c->att.units[i], &links);
-                if (r < 0)
-                        return r;
-                if (links && strv_extend(&enabled, c->att.units[i].name) < 0)
-                        return -ENOMEM;
-                runtime = runtime || (links && c->att.units[i].runtime);
-        }
-        if (!enabled || c->no_systemd)
-                return 0; /* without systemd, the plan removes the links itself */
-        sd_bus *bus;
-        int r = context_bus(c, &bus);
-        return r < 0 ? r : portable_bus_enable(bus, enabled, false, runtime, &res->changes, c->err);
-}
-
 static int append_changes(PortableChanges *to, const PortableChanges *from) {
         for (size_t i = 0; i < from->n; i++) {
                 int r = portable_changes_add(to, from->items[i].type, from->items[i].path, from->items[i].source);
@@ -256,7 +218,7 @@ static int detach_files(Context *c, const bool *picked, PortableResult *res) {
         _cleanup_(portable_changes_done) PortableChanges done = {};
         int r = detach_plan_build(c->root, c->root_fd, &c->att, picked, NULL, NULL, &plan, c->err);
         if (r >= 0)
-                r = portable_plan_execute(c->root, &plan, &done, c->err);
+                r = portable_plan_execute(c->root, &plan, c->what, &done, c->err);
         return r < 0 ? r : append_changes(&res->changes, &done);
 }
 
@@ -265,7 +227,7 @@ int portable_detach(const PortableOptions *o, const char *image, PortableResult 
         _cleanup_(portable_result_done) PortableResult res = {};
         _cleanup_free_ bool *picked = NULL;
         UnitStatus *st = NULL;
-        int r = context_init(&c, o, err);
+        int r = context_init(&c, o, "detach", image, err);
         if (r < 0)
                 return r;
         picked = calloc(c.att.n_units + 1, sizeof(bool));
@@ -276,8 +238,6 @@ int portable_detach(const PortableOptions *o, const char *image, PortableResult 
                 r = context_statuses(&c, res.units, &st);
         if (r >= 0)
                 r = detach_stop(&c, res.units, st, &res);
-        if (r >= 0 && c.live)
-                r = detach_disable(&c, picked, &res);
         if (r >= 0)
                 r = detach_files(&c, picked, &res);
         unit_statuses_free(st, strv_length(res.units));
@@ -365,12 +325,6 @@ static int reattach_live(Context *c, Attaching *a, const bool *replacing, char *
                          const UnitStatus *old_st, PortableResult *res) {
         int r = reload_if(c, any_needs_reload(old_st, strv_length(old_units)) ||
                                      any_needs_reload(a->st, strv_length(a->units)), res);
-        if (r >= 0 && c->o->enable) {
-                sd_bus *bus;
-                r = context_bus(c, &bus);
-                if (r >= 0)
-                        r = portable_bus_enable(bus, a->units, true, c->o->runtime, &res->changes, c->err);
-        }
         if (r < 0 || !c->o->now)
                 return r;
         _cleanup_strv_free_ char **restart = NULL, **stop = NULL, **start = NULL;
@@ -401,7 +355,7 @@ int portable_reattach(const PortableOptions *o, const char *image, char * const 
         _cleanup_free_ bool *replacing = NULL;
         _cleanup_strv_free_ char **replaceable = NULL, **old_units = NULL;
         UnitStatus *old_st = NULL;
-        int r = context_init(&c, o, err);
+        int r = context_init(&c, o, "reattach", image, err);
         if (r < 0)
                 return r;
         replacing = calloc(c.att.n_units + 1, sizeof(bool));
@@ -426,7 +380,7 @@ int portable_reattach(const PortableOptions *o, const char *image, char * const 
         if (r >= 0)
                 r = plan_append(&a.plan, &removal);
         if (r >= 0)
-                r = portable_plan_execute(c.root, &a.plan, &res.changes, err);
+                r = portable_plan_execute(c.root, &a.plan, c.what, &res.changes, err);
         if (r >= 0 && c.live)
                 r = reattach_live(&c, &a, replacing, old_units, old_st, &res);
         unit_statuses_free(old_st, strv_length(old_units));

@@ -108,6 +108,15 @@ static int parse_value(int c, const char *v) {
         return 0;
 }
 
+/* In-process changes: whom a change waits for, and what an earlier crash left that was recovered. */
+static void on_lock_wait(const char *holder, void *userdata) {
+        log_notice("Waiting for another operation to finish: %s.", holder);
+}
+
+static void on_recovered(const char *what, bool completed, void *userdata) {
+        log_notice("%s an operation that was interrupted earlier (%s).", completed ? "Completed" : "Undid", what);
+}
+
 static int parse_argv(int argc, char **argv) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -186,6 +195,8 @@ static int parse_argv(int argc, char **argv) {
                 }
         }
         arg_options.extensions = arg_extensions;
+        arg_options.on_lock_wait = on_lock_wait;
+        arg_options.on_recovered = on_recovered;
         if (arg_host && (arg_options.root || arg_transport == BUS_TRANSPORT_DIRECT))
                 return log_error("-H/-M go through graftd; they cannot be combined with --root or --direct"), -EINVAL;
         return 1;

@@ -1,31 +1,34 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Owns carrying out a plan all or nothing (see plan.h): stage, commit in order, then either
- * finish (delete backups, remove emptied directories) or undo in reverse. Every path is resolved
- * inside the root (openat2 RESOLVE_IN_ROOT) and every change is made with *at() calls on the
- * parent directory, so a symlink planted in the tree cannot redirect a write outside it. */
+/* Owns carrying out a plan all or nothing, through the intent journal (see plan.h, journal.h):
+ * journal, make directories, stage, journal "staged", rename in order, sync, journal "committed",
+ * finish, remove the journal; on a failure before the commit the journal's undo puts the tree back.
+ * A crash at any point leaves a journal that the next replay finishes or undoes the same way.
+ * Every path is resolved inside the root (openat2 RESOLVE_IN_ROOT) and every change is made with
+ * *at() calls on the parent directory, so a symlink planted in the tree cannot redirect a write
+ * outside it. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 
+#include "fault.h"
+#include "journal.h"
 #include "path-util.h"
 #include "plan.h"
 #include "portable-util.h"
 
 typedef struct StepState {
-        int dir_fd;        /* the parent directory, or -EBADF */
-        char *name;        /* the last component */
-        char *temp;        /* staged new file, not yet in place */
-        char *backup;      /* what was at name before (replaced or removed) */
-        bool committed;
-        bool done;         /* MKDIR: created; UNLINK of a directory: removed */
+        int dir_fd; /* the parent directory, or -EBADF */
+        char *name; /* the last component */
+        bool done;  /* MKDIR: made; a file step: in place; directory UNLINK: removed */
 } StepState;
 
 typedef struct Exec {
         const char *root;
         int root_fd;
         const PortablePlan *plan;
+        Journal journal; /* one step per plan step, with the names of temporary files and backups */
+        int journal_fd;  /* the journal's directory once a journal is written, else -EBADF */
         StepState *st;
         GraftError *err;
 } Exec;
@@ -35,12 +38,44 @@ static int fail(Exec *x, const PlanStep *s, int r, const char *what) {
         return graft_error_set(x->err, r, GRAFT_ERROR_IO, "cannot %s %s: %s", what, full ?: s->path, strerror(-r));
 }
 
-static char *random_name(void) {
-        uint64_t v = 0;
-        if (getrandom(&v, sizeof v, 0) != (ssize_t) sizeof v)
-                v ^= (uint64_t) getpid() << 32 ^ (uint64_t) (uintptr_t) &v;
-        char *s;
-        return asprintf(&s, ".#pctl%016" PRIx64, v) < 0 ? NULL : s;
+static bool is_file_step(const PlanStep *s) {
+        return s->type != PORTABLE_CHANGE_MKDIR && !(s->type == PORTABLE_CHANGE_UNLINK && s->directory);
+}
+
+/* The journal's steps, and the names of every temporary file and backup, chosen before anything
+ * is written so that a replay knows them all. */
+static int journal_build(Exec *x, const char *what) {
+        const PortablePlan *p = x->plan;
+        x->journal.runtime = true;
+        x->journal.what = what ? strdup(what) : NULL;
+        if (what && !x->journal.what)
+                return -ENOMEM;
+        for (size_t i = 0; i < p->n_steps; i++) {
+                const PlanStep *s = &p->steps[i];
+                bool unlink = s->type == PORTABLE_CHANGE_UNLINK;
+                JournalKind kind = s->type == PORTABLE_CHANGE_MKDIR ? JOURNAL_MKDIR
+                                   : unlink && s->directory      ? JOURNAL_RMDIR
+                                   : unlink                      ? JOURNAL_UNLINK
+                                                                 : JOURNAL_NEW;
+                _cleanup_free_ char *temp = kind == JOURNAL_NEW ? journal_temp_name() : NULL;
+                _cleanup_free_ char *backup = kind == JOURNAL_UNLINK || (kind == JOURNAL_NEW && s->replace)
+                                                      ? journal_temp_name() : NULL;
+                if ((kind == JOURNAL_NEW && !temp) || (kind == JOURNAL_UNLINK && !backup) ||
+                    journal_add(&x->journal, kind, s->path, temp, backup) < 0)
+                        return -ENOMEM;
+                x->journal.runtime = x->journal.runtime && startswith(s->path, "/run/");
+        }
+        return 0;
+}
+
+/* The state in memory is always the one on disk, which the undo goes by. */
+static int journal_set(Exec *x, JournalState state) {
+        JournalState old = x->journal.state;
+        x->journal.state = state;
+        int r = journal_write(x->journal_fd, x->root, &x->journal, x->err);
+        if (r < 0)
+                x->journal.state = old;
+        return r;
 }
 
 static int open_parent(Exec *x, const PlanStep *s, StepState *t) {
@@ -62,11 +97,12 @@ static int make_dir(Exec *x, const PlanStep *s, StepState *t) {
                 return r;
         if (mkdirat(t->dir_fd, t->name, s->mode) >= 0) {
                 t->done = true;
+                fault_point("directory made");
                 return 0;
         }
         struct stat st;
         if (errno == EEXIST && fstatat(t->dir_fd, t->name, &st, AT_SYMLINK_NOFOLLOW) >= 0 && S_ISDIR(st.st_mode))
-                return 0; /* appeared meanwhile: not ours to remove */
+                return 0; /* appeared meanwhile */
         return fail(x, s, negative_errno(), "create directory");
 }
 
@@ -83,7 +119,23 @@ static int write_all(int fd, const char *p, size_t n) {
         return 0;
 }
 
-static int stage(Exec *x, const PlanStep *s, StepState *t) {
+static int stage_file(Exec *x, const PlanStep *s, StepState *t, const char *temp) {
+        if (s->type == PORTABLE_CHANGE_SYMLINK)
+                return symlinkat(s->source, t->dir_fd, temp) < 0 ? fail(x, s, negative_errno(), "create symlink") : 0;
+        _cleanup_close_ int fd = openat(t->dir_fd, temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, s->mode);
+        if (fd < 0)
+                return fail(x, s, negative_errno(), "write");
+        int r = write_all(fd, s->content, s->size);
+        if (r >= 0 && fchmod(fd, s->mode) < 0) /* not what the umask left */
+                r = negative_errno();
+        if (r >= 0 && fsync(fd) < 0)
+                r = negative_errno();
+        return r < 0 ? fail(x, s, r, "write") : 0;
+}
+
+static int stage(Exec *x, size_t i) {
+        const PlanStep *s = &x->plan->steps[i];
+        StepState *t = &x->st[i];
         int r = open_parent(x, s, t);
         if (r < 0)
                 return r;
@@ -93,92 +145,60 @@ static int stage(Exec *x, const PlanStep *s, StepState *t) {
                 return exists ? 0 : fail(x, s, -ENOENT, "remove");
         if (exists && (!s->replace || S_ISDIR(st.st_mode)))
                 return fail(x, s, -EEXIST, "create");
-
-        t->temp = random_name();
-        if (!t->temp)
-                return -ENOMEM;
-        if (s->type == PORTABLE_CHANGE_SYMLINK) {
-                if (symlinkat(s->source, t->dir_fd, t->temp) < 0) {
-                        r = negative_errno();
-                        t->temp = mfree(t->temp);
-                        return fail(x, s, r, "create symlink");
-                }
-                return 0;
-        }
-        _cleanup_close_ int fd = openat(t->dir_fd, t->temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-                                        s->mode);
-        if (fd < 0) {
-                r = negative_errno();
-                t->temp = mfree(t->temp);
-                return fail(x, s, r, "write");
-        }
-        r = write_all(fd, s->content, s->size);
-        if (r >= 0 && fchmod(fd, s->mode) < 0) /* not what the umask left */
-                r = negative_errno();
-        if (r >= 0 && fsync(fd) < 0)
-                r = negative_errno();
-        return r < 0 ? fail(x, s, r, "write") : 0;
+        /* A replacement keeps a backup of what it replaces, which must be there. */
+        if (!exists && s->replace)
+                return fail(x, s, -ENOENT, "replace");
+        r = stage_file(x, s, t, x->journal.steps[i].temp);
+        if (r >= 0)
+                fault_point("file staged");
+        return r;
 }
 
-static int commit(Exec *x, const PlanStep *s, StepState *t) {
+static int commit(Exec *x, size_t i) {
+        const PlanStep *s = &x->plan->steps[i];
+        const JournalStep *j = &x->journal.steps[i];
+        StepState *t = &x->st[i];
         if (s->type == PORTABLE_CHANGE_UNLINK) {
-                t->backup = random_name();
-                if (!t->backup)
-                        return -ENOMEM;
-                if (renameat(t->dir_fd, t->name, t->dir_fd, t->backup) < 0) {
-                        int r = negative_errno();
-                        t->backup = mfree(t->backup);
-                        return fail(x, s, r, "remove");
-                }
-                t->committed = true;
+                if (renameat(t->dir_fd, t->name, t->dir_fd, j->backup) < 0)
+                        return fail(x, s, negative_errno(), "remove");
+                t->done = true;
+                fault_point("moved aside");
                 return 0;
         }
-        struct stat st;
-        if (s->replace && fstatat(t->dir_fd, t->name, &st, AT_SYMLINK_NOFOLLOW) >= 0) {
-                t->backup = random_name();
-                if (!t->backup)
-                        return -ENOMEM;
-                if (linkat(t->dir_fd, t->name, t->dir_fd, t->backup, 0) < 0) {
-                        int r = negative_errno();
-                        t->backup = mfree(t->backup);
-                        return fail(x, s, r, "keep a backup of");
-                }
-                if (renameat(t->dir_fd, t->temp, t->dir_fd, t->name) < 0) {
-                        int r = negative_errno();
-                        (void) unlinkat(t->dir_fd, t->backup, 0);
-                        t->backup = mfree(t->backup);
-                        return fail(x, s, r, "replace");
-                }
-        } else if (renameat2(t->dir_fd, t->temp, t->dir_fd, t->name, RENAME_NOREPLACE) < 0) {
+        if (j->backup) {
+                if (linkat(t->dir_fd, t->name, t->dir_fd, j->backup, 0) < 0)
+                        return fail(x, s, negative_errno(), "keep a backup of");
+                fault_point("backup linked");
+                if (renameat(t->dir_fd, j->temp, t->dir_fd, t->name) < 0)
+                        return fail(x, s, negative_errno(), "replace");
+        } else if (renameat2(t->dir_fd, j->temp, t->dir_fd, t->name, RENAME_NOREPLACE) < 0) {
                 int r = negative_errno();
-                if (r != -EINVAL || renameat(t->dir_fd, t->temp, t->dir_fd, t->name) < 0)
+                if (r != -EINVAL || renameat(t->dir_fd, j->temp, t->dir_fd, t->name) < 0)
                         return fail(x, s, r == -EINVAL ? negative_errno() : r, "create");
         }
-        t->temp = mfree(t->temp);
-        t->committed = true;
+        t->done = true;
+        fault_point("renamed into place");
         return 0;
 }
 
-static void undo(Exec *x) {
-        for (size_t i = x->plan->n_steps; i-- > 0;) {
-                const PlanStep *s = &x->plan->steps[i];
-                StepState *t = &x->st[i];
-                if (t->committed) {
-                        if (t->backup)
-                                (void) renameat(t->dir_fd, t->backup, t->dir_fd, t->name);
-                        else
-                                (void) unlinkat(t->dir_fd, t->name, 0);
-                        t->backup = mfree(t->backup);
-                }
-                if (t->temp)
-                        (void) unlinkat(t->dir_fd, t->temp, 0);
-                if (s->type == PORTABLE_CHANGE_MKDIR && t->done)
-                        (void) unlinkat(t->dir_fd, t->name, AT_REMOVEDIR);
-        }
+/* Every directory a step changed, synced before the journal says "committed": after a power loss,
+ * a committed journal never comes back with a rename lost. */
+static bool same_parent(const char *a, const char *b) {
+        const char *x = strrchr(a, '/'), *y = strrchr(b, '/');
+        return x - a == y - b && strneq(a, b, (size_t) (x - a));
 }
 
-static bool is_file_step(const PlanStep *s) {
-        return s->type != PORTABLE_CHANGE_MKDIR && !(s->type == PORTABLE_CHANGE_UNLINK && s->directory);
+static int sync_dirs(Exec *x) {
+        for (size_t i = 0; i < x->plan->n_steps; i++) {
+                if (x->st[i].dir_fd < 0)
+                        continue;
+                bool synced = false;
+                for (size_t k = 0; k < i && !synced; k++)
+                        synced = x->st[k].dir_fd >= 0 && same_parent(x->plan->steps[k].path, x->plan->steps[i].path);
+                if (!synced && fsync(x->st[i].dir_fd) < 0)
+                        return fail(x, &x->plan->steps[i], negative_errno(), "sync the directory of");
+        }
+        return 0;
 }
 
 static int run(Exec *x) {
@@ -189,39 +209,23 @@ static int run(Exec *x) {
                         r = make_dir(x, &p->steps[i], &x->st[i]);
         for (size_t i = 0; i < p->n_steps && r >= 0; i++)
                 if (is_file_step(&p->steps[i]))
-                        r = stage(x, &p->steps[i], &x->st[i]);
+                        r = stage(x, i);
+        if (r >= 0)
+                r = journal_set(x, JOURNAL_STAGED);
         for (size_t i = 0; i < p->n_steps && r >= 0; i++)
                 if (is_file_step(&p->steps[i]))
-                        r = commit(x, &p->steps[i], &x->st[i]);
+                        r = commit(x, i);
+        if (r >= 0)
+                r = sync_dirs(x);
         return r;
 }
 
-/* After success: backups go, emptied directories go (a directory someone else still uses stays,
- * and is not reported as removed). */
-static void finish(Exec *x) {
-        const PortablePlan *p = x->plan;
-        for (size_t i = 0; i < p->n_steps; i++)
-                if (x->st[i].backup)
-                        (void) unlinkat(x->st[i].dir_fd, x->st[i].backup, 0);
-        for (size_t i = 0; i < p->n_steps; i++) {
-                const PlanStep *s = &p->steps[i];
-                if (s->type != PORTABLE_CHANGE_UNLINK || !s->directory)
-                        continue;
-                StepState *t = &x->st[i];
-                if (open_parent(x, s, t) < 0) {
-                        graft_error_done(x->err);
-                        continue;
-                }
-                t->done = unlinkat(t->dir_fd, t->name, AT_REMOVEDIR) >= 0;
-        }
-}
-
-static int report(const Exec *x, PortableChanges *ret) {
+static int report(const Exec *x, const bool *removed, PortableChanges *ret) {
         _cleanup_(portable_changes_done) PortableChanges c = {};
         const PortablePlan *p = x->plan;
         for (size_t i = 0; i < p->n_steps; i++) {
                 const PlanStep *s = &p->steps[i];
-                bool happened = is_file_step(s) ? x->st[i].committed : x->st[i].done;
+                bool happened = s->type == PORTABLE_CHANGE_UNLINK && s->directory ? removed[i] : x->st[i].done;
                 if (happened && portable_changes_add(&c, s->type, s->path, s->source) < 0)
                         return -ENOMEM;
         }
@@ -230,33 +234,59 @@ static int report(const Exec *x, PortableChanges *ret) {
         return 0;
 }
 
-int portable_plan_execute(const char *root, const PortablePlan *p, PortableChanges *ret, GraftError *err) {
-        Exec x = { .root = root, .plan = p, .err = err };
+/* After the journal is written: run, then commit or undo. */
+static int execute(Exec *x, PortableChanges *ret) {
+        int r = run(x);
+        if (r >= 0)
+                r = journal_set(x, JOURNAL_COMMITTED);
+        if (r < 0) {
+                /* The undo's own failure stays in the journal for the next replay; the first
+                 * error is what the caller hears about. */
+                GraftError ignored = GRAFT_ERROR_INIT;
+                if (journal_undo(x->root_fd, x->root, &x->journal, &ignored) >= 0)
+                        (void) journal_remove(x->journal_fd, x->root, &x->journal, &ignored);
+                graft_error_done(&ignored);
+                return r;
+        }
+        _cleanup_free_ bool *removed = calloc(x->plan->n_steps + 1, sizeof(bool));
+        if (!removed)
+                return -ENOMEM;
+        r = journal_finish(x->root_fd, x->root, &x->journal, removed, x->err);
+        if (r >= 0)
+                r = journal_remove(x->journal_fd, x->root, &x->journal, x->err);
+        if (r >= 0 && ret)
+                r = report(x, removed, ret);
+        return r;
+}
+
+int portable_plan_execute(const char *root, const PortablePlan *p, const char *what, PortableChanges *ret,
+                          GraftError *err) {
+        Exec x = { .root = root, .plan = p, .err = err, .journal_fd = -EBADF };
+        if (p->n_steps == 0) {
+                if (ret)
+                        *ret = (PortableChanges) {};
+                return 0;
+        }
         x.root_fd = portable_root_open(root, err);
         if (x.root_fd < 0)
                 return x.root_fd;
-        x.st = calloc(p->n_steps ?: 1, sizeof(StepState));
-        if (!x.st) {
-                safe_close(x.root_fd);
-                return -ENOMEM;
-        }
-        for (size_t i = 0; i < p->n_steps; i++)
+        x.st = calloc(p->n_steps, sizeof(StepState));
+        int r = x.st ? journal_build(&x, what) : -ENOMEM;
+        for (size_t i = 0; x.st && i < p->n_steps; i++)
                 x.st[i].dir_fd = -EBADF;
-
-        int r = run(&x);
-        if (r < 0)
-                undo(&x);
-        else {
-                finish(&x);
-                r = ret ? report(&x, ret) : 0;
-        }
-        for (size_t i = 0; i < p->n_steps; i++) {
+        if (r >= 0)
+                r = x.journal_fd = journal_dir_open(x.root_fd, root, x.journal.runtime, true, err);
+        if (r >= 0)
+                r = journal_set(&x, JOURNAL_PENDING);
+        if (r >= 0)
+                r = execute(&x, ret);
+        for (size_t i = 0; x.st && i < p->n_steps; i++) {
                 safe_close(x.st[i].dir_fd);
                 free(x.st[i].name);
-                free(x.st[i].temp);
-                free(x.st[i].backup);
         }
         free(x.st);
+        journal_done(&x.journal);
+        safe_close(x.journal_fd);
         safe_close(x.root_fd);
         return r;
 }

@@ -36,9 +36,13 @@ bool plan_has(const PortablePlan *p, const char *path);
 /* The changes the plan would make, as reported after execution (for inspect / dry runs). */
 int portable_plan_changes(const PortablePlan *p, PortableChanges *ret);
 
-/* Carries the plan out below root (NULL: the host): new directories are made first, every new file
- * is written to a temporary name next to its place and synced, then all are renamed into place in
- * plan order (files replaced keep a hard-linked backup, removed files are renamed aside), and only
- * when every step succeeded are backups deleted and emptied directories removed. On any failure
- * everything done is undone in reverse order and the tree is as before. Reports what was done. */
-int portable_plan_execute(const char *root, const PortablePlan *p, PortableChanges *ret, GraftError *err);
+/* Carries the plan out below root (NULL: the host), all or nothing, even across a crash: the
+ * intent journal (journal.h) naming every path is written first; new directories are made, every
+ * new file is written to a temporary name next to its place and synced, then all are renamed into
+ * place in plan order (files replaced keep a hard-linked backup, removed files and trees are
+ * renamed aside), the directories are synced, and only once the journal says so are backups
+ * deleted and emptied directories removed. On a failure before that, everything done is undone and
+ * the tree is as before. what ("attach foo.raw") is recorded in the journal. Reports what was done.
+ * The caller holds the portable lock. */
+int portable_plan_execute(const char *root, const PortablePlan *p, const char *what, PortableChanges *ret,
+                          GraftError *err);

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Owns the small naming and path rules of portable services (see portable-util.h). */
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "escape.h"
 #include "metadata.h"
@@ -208,4 +211,60 @@ int portable_readlink_in_root(int root_fd, const char *path, char **ret) {
                 return negative_errno();
         *ret = strndup(buf, (size_t) n);
         return *ret ? 0 : -ENOMEM;
+}
+
+/* Everything below dir_fd, not following symlinks and not crossing into other mounts (-EXDEV):
+ * removed, or with check only, looked at for what would stop a removal half way (another mount,
+ * an immutable or append-only entry: -EPERM). */
+static int walk_tree_at(int dir_fd, dev_t dev, bool check) {
+        int fd = dup(dir_fd);
+        if (fd < 0)
+                return negative_errno();
+        DIR *d = fdopendir(fd);
+        if (!d) {
+                safe_close(fd);
+                return negative_errno();
+        }
+        int r = 0;
+        for (struct dirent *de; r >= 0 && (de = readdir(d));) {
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                struct statx sx;
+                if (statx(dir_fd, de->d_name, AT_SYMLINK_NOFOLLOW, STATX_TYPE, &sx) < 0) {
+                        r = negative_errno();
+                        break;
+                }
+                bool dir = S_ISDIR(sx.stx_mode);
+                /* A bind mount of the same file system has the same device: the mount-root
+                 * attribute tells it (where the kernel reports it). */
+                bool mount = makedev(sx.stx_dev_major, sx.stx_dev_minor) != dev ||
+                             (sx.stx_attributes_mask & sx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+                if (check && (sx.stx_attributes & (STATX_ATTR_IMMUTABLE | STATX_ATTR_APPEND)))
+                        r = -EPERM;
+                else if (mount)
+                        r = -EXDEV;
+                else if (dir) {
+                        _cleanup_close_ int sub = openat(dir_fd, de->d_name, O_DIRECTORY | O_NOFOLLOW | O_RDONLY | O_CLOEXEC);
+                        r = sub < 0 ? negative_errno() : walk_tree_at(sub, dev, check);
+                }
+                if (r >= 0 && !check && unlinkat(dir_fd, de->d_name, dir ? AT_REMOVEDIR : 0) < 0)
+                        r = negative_errno();
+        }
+        closedir(d);
+        return r;
+}
+
+int portable_remove_tree_at(int dir_fd, const char *name, bool check) {
+        struct stat st;
+        if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return negative_errno();
+        if (!S_ISDIR(st.st_mode))
+                return check ? 0 : unlinkat(dir_fd, name, 0) < 0 ? negative_errno() : 0;
+        _cleanup_close_ int fd = openat(dir_fd, name, O_DIRECTORY | O_NOFOLLOW | O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        int r = walk_tree_at(fd, st.st_dev, check);
+        if (r < 0 || check)
+                return r;
+        return unlinkat(dir_fd, name, AT_REMOVEDIR) < 0 ? negative_errno() : 0;
 }

@@ -46,3 +46,7 @@ int portable_value_decode(const char *s, size_t n, char **ret);
 int portable_lstat_in_root(int root_fd, const char *path, struct stat *ret);
 /* Reads a symlink inside the root (the link itself, not resolved). */
 int portable_readlink_in_root(int root_fd, const char *path, char **ret);
+/* Removes name in dir_fd: a file, or a directory with everything below it (symlinks not followed,
+ * other mounts not entered: -EXDEV). With check, removes nothing and tells whether the removal
+ * could stop half way (-EXDEV: another mount below; -EPERM: an immutable or append-only entry). */
+int portable_remove_tree_at(int dir_fd, const char *name, bool check);

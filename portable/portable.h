@@ -66,6 +66,18 @@ typedef struct PortableOptions {
         bool force;                    /* detach even while units are active */
         sd_bus *bus;                   /* borrowed; NULL: connect to the system bus when needed */
         VerifyCache *verify_cache;     /* hash trees verified before are not hashed again; NULL: always hash */
+        /* A change waits for the portable lock of its root when another holds it: called once before
+         * waiting, holder naming it ("pid 123 (pctl): attach foo.raw, since 10:01:02"). May be NULL. */
+        void (*on_lock_wait)(const char *holder, void *userdata);
+        /* An operation interrupted earlier (killed, power lost) was completed (true) or undone
+         * (false) before this one ran; what names it ("attach /var/lib/portables/foo.raw"). May be
+         * NULL. */
+        void (*on_recovered)(const char *what, bool completed, void *userdata);
+        void *userdata;                /* for both */
+        const char *lock_who;          /* added to the lock's holder line ("for uid 1000"); may be NULL */
+        /* Reads: never recover first (graftd answering a caller who may not change anything; it
+         * recovers at start, and every change recovers first). */
+        bool no_recovery;
 } PortableOptions;
 
 /* What an operation did. */
@@ -78,6 +90,12 @@ typedef struct PortableResult {
 } PortableResult;
 
 void portable_result_done(PortableResult *r);
+
+/* Every function below that changes the host (attach, detach, reattach, remove, set_read_only)
+ * takes the root's portable lock (ROOT/run/graft/locks/portable.lock) for its whole run, waiting
+ * up to 60 s (GRAFT_LOCK_TIMEOUT_SEC) for another holder and then failing with -EBUSY and
+ * GRAFT_ERROR_CONFLICT naming it; then it completes or undoes whatever operation a crash
+ * interrupted there (its journal, see pctl(1) CRASH SAFETY) before it looks at the state. */
 
 /* Verifies the image (and extensions), selects its units by prefix (NULL or empty prefixes: the
  * image's PORTABLE_PREFIXES, else its name up to the first '_'), writes the attach plan all or
@@ -92,6 +110,11 @@ int portable_detach(const PortableOptions *o, const char *image, PortableResult 
  * place first, then systemd reloads and the units that were running are restarted. */
 int portable_reattach(const PortableOptions *o, const char *image, char * const *prefixes, PortableResult *ret,
                       GraftError *err);
+
+/* Completes or undoes an operation that was interrupted on this root (under the lock, as every
+ * change does first): 1 if there was one, 0 if not, or if the lock is held (its holder recovers
+ * first). Never waits. graftd calls it when it starts. */
+int portable_recover(const PortableOptions *o, GraftError *err);
 
 /* How an image is attached. */
 typedef enum PortableState {

@@ -59,7 +59,7 @@ static int units_state(Context *c, const bool *picked, PortableState *ret) {
 
 int portable_is_attached(const PortableOptions *o, const char *image, PortableState *ret, GraftError *err) {
         _cleanup_(context_done) Context c = {};
-        int r = context_init(&c, o, err);
+        int r = context_init(&c, o, NULL, NULL, err);
         if (r < 0)
                 return r;
         _cleanup_free_ char *path = NULL;
@@ -158,7 +158,7 @@ static int cmp_info(const void *a, const void *b) {
 int portable_list(const PortableOptions *o, PortableImageInfo **ret, size_t *ret_n, GraftError *err) {
         _cleanup_(context_done) Context c = {};
         Listing l = {};
-        int r = context_init(&c, o, err);
+        int r = context_init(&c, o, NULL, NULL, err);
         if (r >= 0)
                 r = list_discovered(&c, &l);
         /* Attached images that are not (or no longer) in the search directories. */
@@ -244,7 +244,7 @@ int portable_inspect(const PortableOptions *o, const char *image, char * const *
         _cleanup_(portable_marker_done) PortableMarker marker = {};
         _cleanup_(portable_inspection_done) PortableInspection in = {};
         _cleanup_strv_free_ char **inherited = NULL;
-        int r = context_init(&c, o, err);
+        int r = context_init(&c, o, NULL, NULL, err);
         if (r >= 0)
                 r = profile_find(c.root, o->profile ?: "default", &profile, err);
         if (r >= 0)
@@ -255,7 +255,7 @@ int portable_inspect(const PortableOptions *o, const char *image, char * const *
                 return r;
         AttachPlanInput pin = {
                 .root = c.root, .root_fd = c.root_fd, .set = &set, .profile = &profile,
-                .copy_mode = o->copy_mode, .runtime = o->runtime, .enable_offline = o->enable && !c.live,
+                .copy_mode = o->copy_mode, .runtime = o->runtime, .enable = o->enable,
                 .inherited_created = inherited,
         };
         /* The plan as attach would make it now; a conflict (attached already) leaves it empty. */

@@ -135,6 +135,8 @@ as_nobody() {
 R=$T/root
 mkdir -p "$R/etc/verity.d" "$R/usr/lib/graft" "$R/var/lib/portables" "$R/var/lib/extensions" "$R/srv" \
         "$R/usr/share/host" "$R/opt/host" "$R/run"
+# graft's state directories (the journal's, the lock's), as on a host where graft is installed.
+mkdir -p -m 0700 "$R/var/lib/graft" "$R/run/graft" "$R/run/graft/locks"
 make_cert "$T/keys" pk
 cp "$T/keys/pk.crt" "$R/etc/verity.d/"
 cp -r "$GRAFT_SOURCE_DIR/profiles" "$R/usr/lib/graft/profiles"

@@ -94,7 +94,7 @@ for i in 1 2 3 4; do "$PCTL" detach "p$i" >/dev/null 2>&1 || true; done
 graftd_idle
 findmnt -rn -o TARGET | grep "^$R" && fail "mounts left below $R"
 [[ -z $(ls -A "$R/run/graft/sysext" 2>/dev/null) ]] || fail "staging left behind: $(ls -A "$R/run/graft/sysext")"
-rm -rf "$R/run/graft" # the (empty) staging directory is sysext's to keep
+rm -rf "$R/run/graft/sysext" # the (empty) staging directory is sysext's to keep
 assert_eq "$(tree_state "$R")" "$initial" "files left behind after the load"
 losetup -l -n -O BACK-FILE | grep -q "$R" && fail "loop devices left on images below $R"
 echo ok

@@ -8,6 +8,8 @@ need openssl mksquashfs python3
 
 R=$T/root
 mkdir -p "$R/etc/verity.d" "$R/usr/lib/graft" "$R/var/lib/portables" "$R/srv"
+# graft's state directories (the journal's, the lock's), as on a host where graft is installed.
+mkdir -p -m 0700 "$R/var/lib/graft" "$R/run/graft" "$R/run/graft/locks"
 make_cert "$T/keys" pk
 cp "$T/keys/pk.crt" "$R/etc/verity.d/"
 cp -r "$GRAFT_SOURCE_DIR/profiles" "$R/usr/lib/graft/profiles"
@@ -36,7 +38,8 @@ root_hash() {
         "$GRAFT_IMAGE" inspect --json=short "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["rootHash"])'
 }
 
-# The attached state below $R/etc and $R/run, one line per entry: path, type, mode, link target.
+# The attached state below $R/etc and $R/run (not graft's own run/graft), one line per entry:
+# path, type, mode, link target.
 attached_tree() {
-        (cd "$R" && { find etc/systemd etc/portables run -printf '%p %y %m %l\n' 2>/dev/null || true; } | LC_ALL=C sort)
+        (cd "$R" && { find etc/systemd etc/portables run/systemd run/portables -printf '%p %y %m %l\n' 2>/dev/null || true; } | LC_ALL=C sort)
 }

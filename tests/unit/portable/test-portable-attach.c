@@ -90,7 +90,9 @@ static void setup(void) {
         ASSERT_TRUE(mkdtemp(root));
         const char *src = getenv("GRAFT_SOURCE_DIR");
         ASSERT_TRUE(src);
-        sh("mkdir -p usr/lib/graft var/lib/portables srv && cp -r '%s/profiles' usr/lib/graft/profiles && "
+        /* graft's state directories exist, as on a host where it is installed. */
+        sh("mkdir -p usr/lib/graft var/lib/portables var/lib/graft srv run/graft/locks && chmod 700 run/graft "
+           "run/graft/locks var/lib/graft && cp -r '%s/profiles' usr/lib/graft/profiles && "
            "rm -f usr/lib/graft/profiles/meson.build && printf 'ID=debian\\nVERSION_ID=12\\n' >usr/lib/os-release", src);
         make_image("var/lib/portables/demo", "demo", DEMO_OS, "/usr/bin/demo");
         make_image("srv/demo_1", "demo", DEMO_OS, "/usr/bin/demo-one");

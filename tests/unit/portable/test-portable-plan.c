@@ -41,6 +41,10 @@ static void setup(void) {
         ASSERT_TRUE(mkdtemp(root));
         _cleanup_free_ char *d = path_join(root, "etc");
         ASSERT_OK(mkdir(d, 0755));
+        /* The journal's directory, as on a host where graft is installed. */
+        _cleanup_free_ char *cmd = NULL;
+        ASSERT_TRUE(asprintf(&cmd, "mkdir -p -m 0700 '%s/var/lib/graft' '%s/run/graft'", root, root) > 0);
+        ASSERT_EQ(system(cmd), 0);
         put("etc/old", "old\n");
         put("etc/gone", "gone\n");
 }
@@ -60,7 +64,7 @@ TEST(every_step) {
         ASSERT_OK(plan_add_symlink(&p, "/etc/new/link", "/etc/new/sub/file", false));
         ASSERT_OK(plan_add_file(&p, PORTABLE_CHANGE_COPY, "/etc/old", "/image/etc/old", strdup("new\n"), 4, 0644, true));
         ASSERT_OK(plan_add_unlink(&p, "/etc/gone", false));
-        ASSERT_OK(portable_plan_execute(root, &p, &c, &e));
+        ASSERT_OK(portable_plan_execute(root, &p, "test", &c, &e));
         ASSERT_EQ(c.n, 6);
         ASSERT_STREQ(portable_change_type_to_string(c.items[0].type), "mkdir");
         ASSERT_STREQ(c.items[3].source, "/etc/new/sub/file");
@@ -86,7 +90,7 @@ TEST(every_step) {
         ASSERT_OK(plan_add_unlink(&q, "/etc/new/link", false));
         ASSERT_OK(plan_add_unlink(&q, "/etc/new/sub", true)); /* still holds file: stays */
         ASSERT_OK(plan_add_unlink(&q, "/etc/new", true));
-        ASSERT_OK(portable_plan_execute(root, &q, &d, &e));
+        ASSERT_OK(portable_plan_execute(root, &q, "test", &d, &e));
         ASSERT_EQ(d.n, 1);
         ASSERT_TRUE(exists("etc/new/sub/file"));
         ASSERT_FALSE(exists("etc/new/link"));
@@ -100,7 +104,7 @@ TEST(staging_failure_changes_nothing) {
         ASSERT_OK(plan_add_mkdir(&p, "/etc/a"));
         add_file(&p, "/etc/a/one", "1\n", false);
         add_file(&p, "/etc/old", "clobbered\n", false); /* exists, not to be replaced */
-        ASSERT_ERRNO(portable_plan_execute(root, &p, NULL, &e), -EEXIST);
+        ASSERT_ERRNO(portable_plan_execute(root, &p, "test", NULL, &e), -EEXIST);
         ASSERT_MESSAGE_CONTAINS(&e, "cannot create ");
         ASSERT_MESSAGE_CONTAINS(&e, "/etc/old: File exists");
         graft_error_done(&e);
@@ -121,7 +125,7 @@ TEST(commit_failure_is_undone) {
         add_file(&p, "/etc/old", "replaced\n", true);
         add_file(&p, "/etc/b/twice", "first\n", false);
         add_file(&p, "/etc/b/twice", "second\n", false);
-        ASSERT_ERRNO(portable_plan_execute(root, &p, NULL, &e), -EEXIST);
+        ASSERT_ERRNO(portable_plan_execute(root, &p, "test", NULL, &e), -EEXIST);
         ASSERT_MESSAGE_CONTAINS(&e, "/etc/b/twice");
         graft_error_done(&e);
         _cleanup_free_ char *after = tree_state(root);
@@ -138,7 +142,7 @@ TEST(paths_stay_inside_the_root) {
         _cleanup_(portable_plan_done) PortablePlan p = {};
         GraftError e = GRAFT_ERROR_INIT;
         add_file(&p, "/etc/escape/file", "x\n", false);
-        ASSERT_TRUE(portable_plan_execute(root, &p, NULL, &e) < 0);
+        ASSERT_TRUE(portable_plan_execute(root, &p, "test", NULL, &e) < 0);
         graft_error_done(&e);
         _cleanup_free_ char *leak = path_join(outside, "file");
         struct stat st;
@@ -147,7 +151,7 @@ TEST(paths_stay_inside_the_root) {
 
         _cleanup_(portable_plan_done) PortablePlan q = {};
         add_file(&q, "/etc/../../x", "x\n", false);
-        ASSERT_ERRNO(portable_plan_execute(root, &q, NULL, &e), -EINVAL);
+        ASSERT_ERRNO(portable_plan_execute(root, &q, "test", NULL, &e), -EINVAL);
         ASSERT_MESSAGE_CONTAINS(&e, "refusing unsafe path /etc/../../x");
         graft_error_done(&e);
 }
