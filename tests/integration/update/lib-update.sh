@@ -17,6 +17,8 @@ fi
 source "$GRAFT_SOURCE_DIR/tests/lib/lib.sh"
 
 GRAFT_UPDATE=$GRAFT_BUILD_DIR/update/graft-update
+SEXTCTL=$GRAFT_BUILD_DIR/sysext/sextctl
+PCTL=$GRAFT_BUILD_DIR/portable/pctl
 [[ -x $GRAFT_UPDATE ]] || skip "graft-update is not built"
 need lighttpd gpg gpgv openssl
 [[ -e /usr/lib/lighttpd/mod_openssl.so ]] || skip "lighttpd-mod-openssl is not installed"
@@ -138,6 +140,26 @@ Path=/var/lib/extensions/$name.v
 MatchPattern=${name}_@v.raw
 InstancesMax=3
 TRANSFER
+}
+
+# host_state ROOT: tree_state of the root, but for the device number a merge records (which
+# differs from one merge to the next by nature). Which version is merged shows in the merged /usr.
+host_state() {
+        local s
+        s=$(tree_state "$1")
+        grep -v '/usr/\.systemd-sysext/dev$' <<<"$s" || true
+}
+
+# merged_version ROOT NAME: the version of extension NAME merged on ROOT's /usr ("none").
+merged_version() {
+        cat "$1/usr/share/$2/version" 2>/dev/null || echo none
+}
+
+# unmerge_root ROOT: removes the merges below ROOT (before a test throws the root away).
+unmerge_root() {
+        "$SEXTCTL" --root="$1" unmerge >/dev/null 2>&1 || true
+        local m
+        for m in $(grep -o " $1/[^ ]*" /proc/self/mounts | sort -r); do umount -l "$m" 2>/dev/null || true; done
 }
 
 # installed ROOT NAME: the versions in NAME.v/, one per line, and any hidden file that should not
