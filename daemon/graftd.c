@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <string.h>
 
+#include "bus-update.h"
 #include "daemon-log.h"
 #include "graft-config.h"
 #include "manager.h"
@@ -121,6 +122,8 @@ int main(int argc, char **argv) {
                 daemon_log(LOG_ERR, "cannot start: %s", strerror(-r));
                 return 1;
         }
+        /* Before serving: a host must not go on running an update whose health was never confirmed. */
+        bus_update_resolve_pending(m);
         r = manager_run(m);
         return r < 0 ? 1 : 0;
 }

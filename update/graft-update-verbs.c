@@ -43,16 +43,7 @@ static int load(bool offline, UpdateContext **ret, Progress **progress) {
 }
 
 static char *flags_to_string(VersionFlags f) {
-        static const struct { VersionFlags flag; const char *name; } names[] = {
-                { VERSION_CURRENT, "current" },     { VERSION_CANDIDATE, "candidate" },
-                { VERSION_INSTALLED, "installed" }, { VERSION_AVAILABLE, "available" },
-                { VERSION_INCOMPLETE, "incomplete" }, { VERSION_PROTECTED, "protected" },
-                { VERSION_BAD, "bad" },             { VERSION_OBSOLETE, "obsolete" },
-        };
-        _cleanup_strv_free_ char **l = NULL;
-        for (size_t i = 0; i < ELEMENTSOF(names); i++)
-                if ((f & names[i].flag) && strv_extend(&l, names[i].name) < 0)
-                        return NULL;
+        _cleanup_strv_free_ char **l = update_version_flags_to_strv(f);
         return l ? strv_join(l, ",") : strdup("-");
 }
 

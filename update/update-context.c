@@ -49,6 +49,20 @@ void update_note(UpdateContext *c, const char *format, ...) {
         (void) strv_consume(&c->notes, line);
 }
 
+char **update_version_flags_to_strv(VersionFlags f) {
+        static const struct { VersionFlags flag; const char *name; } names[] = {
+                { VERSION_CURRENT, "current" },     { VERSION_CANDIDATE, "candidate" },
+                { VERSION_INSTALLED, "installed" }, { VERSION_AVAILABLE, "available" },
+                { VERSION_INCOMPLETE, "incomplete" }, { VERSION_PROTECTED, "protected" },
+                { VERSION_BAD, "bad" },             { VERSION_OBSOLETE, "obsolete" },
+        };
+        _cleanup_strv_free_ char **l = NULL;
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                if ((f & names[i].flag) && strv_extend(&l, names[i].name) < 0)
+                        return NULL;
+        return TAKE_PTR(l);
+}
+
 const UpdateVersion *update_context_find(const UpdateContext *c, const char *version) {
         for (size_t i = 0; i < c->n_versions; i++)
                 if (streq(c->versions[i].version, version))

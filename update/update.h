@@ -44,6 +44,9 @@ typedef enum VersionFlags {
         VERSION_CANDIDATE = 1 << 7,  /* newer than the current one, available, not bad: update takes it */
 } VersionFlags;
 
+/* "current", "candidate", … for the flags set, in that order (NULL when none is, or out of memory). */
+char **update_version_flags_to_strv(VersionFlags f);
+
 typedef struct UpdateVersion {
         char *version;
         VersionFlags flags;
