@@ -65,14 +65,16 @@ static int units_to_restart(sd_bus *bus, char * const *units, bool back, char **
 }
 
 /* Reattaches t's portable service to version's file, with the profile and extensions the attached
- * one has, and restarts what ran. The units restarted go to units (the default health check). */
+ * one has, and restarts what ran. The units restarted go to units (the default health check).
+ * 1: switched; 0: no version of it is attached (it is only placed: nothing of it runs). */
 static int switch_portable(UpdateContext *c, size_t i, const char *version, bool back, char ***units,
                            GraftError *err) {
         const Transfer *t = c->set.transfers[i];
         PortableImageInfo *infos = NULL;
         size_t n = 0, k = 0;
         if (update_portable_attached(c, t, &infos, &n, &k) == 0) {
-                update_note(c, "%s: no version of the portable service is attached here; nothing to switch", t->id);
+                update_note(c, "%s: no version of the portable service is attached here; nothing to switch or check",
+                            t->id);
                 return 0;
         }
         const PortableImageInfo *info = &infos[k];
@@ -82,6 +84,7 @@ static int switch_portable(UpdateContext *c, size_t i, const char *version, bool
         _cleanup_strv_free_ char **restart = NULL;
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *own = NULL;
         sd_bus *bus = c->o.root ? NULL : c->o.bus;
+        bool reload_privately = false;
         int r = 0;
         if (!in)
                 r = graft_error_set(err, -ENOENT, GRAFT_ERROR_MISSING_FILE, "%s: version %s is not in %s, cannot switch to it",
@@ -92,8 +95,10 @@ static int switch_portable(UpdateContext *c, size_t i, const char *version, bool
                 int q = portable_bus_open(&own, &e);
                 if (q >= 0)
                         bus = own;
-                else if (q == -ENOENT || q == -ECONNREFUSED || q == -ENOTCONN || q == -ENOMEDIUM)
+                else if (q == -ENOENT || q == -ECONNREFUSED || q == -ENOTCONN || q == -ENOMEDIUM) {
                         update_note(c, "%s: no system bus to reach systemd: no units restarted", t->id);
+                        reload_privately = true;
+                }
                 else
                         r = graft_error_set(err, q, e.name ?: GRAFT_ERROR_IO, "%s", e.message ?: strerror(-q));
                 graft_error_done(&e);
@@ -113,6 +118,16 @@ static int switch_portable(UpdateContext *c, size_t i, const char *version, bool
         if (r < 0)
                 return r;
         fault_point("update-reattach");
+        if (reload_privately) {
+                /* systemd loaded the units at boot, from the files just replaced: it must read them
+                 * again before it starts them, and its private socket works before the bus does. */
+                GraftError e = GRAFT_ERROR_INIT;
+                if (sysext_reload_manager(NULL, &e) >= 0)
+                        update_note(c, "asked systemd to reload (over its private socket)");
+                else
+                        update_note(c, "cannot ask systemd to reload: %s", strna(e.message));
+                graft_error_done(&e);
+        }
         if (restart) {
                 r = portable_bus_jobs(bus, "RestartUnit", restart, true, err);
                 if (r < 0)
@@ -124,7 +139,7 @@ static int switch_portable(UpdateContext *c, size_t i, const char *version, bool
         STRV_FOREACH(u, restart)
                 if (!strv_contains(*units, *u) && strv_extend(units, *u) < 0)
                         return -ENOMEM;
-        return 0;
+        return 1;
 }
 
 static bool kind_is_class(UpdateKind k, ImageClass class) {
@@ -216,7 +231,9 @@ static int update_switch(UpdateContext *c, const char *version, bool back, Healt
                 _cleanup_strv_free_ char **units = NULL;
                 if (t->kind == UPDATE_KIND_PORTABLE && (version || !back))
                         r = switch_portable(c, i, version, back, &units, err);
-                if (r < 0 || !h)
+                /* A portable service that is not attached runs nothing to check. */
+                bool unswitched = t->kind == UPDATE_KIND_PORTABLE && r == 0;
+                if (r < 0 || !h || unswitched)
                         continue;
                 char * const *watch = t->health_units_set ? t->health_units : units;
                 STRV_FOREACH(u, watch)
