@@ -20,24 +20,18 @@
 source "$GRAFT_SOURCE_DIR/tests/integration/update/lib-update.sh"
 source "$GRAFT_SOURCE_DIR/tests/e2e/lib/nspawn.sh"
 source "$GRAFT_SOURCE_DIR/tests/e2e/lib/example-image.sh"
+source "$GRAFT_SOURCE_DIR/tests/e2e/lib/update-hosts.sh"
 need mksquashfs unsquashfs python3 sfdisk
 [[ -x $PCTL ]] || skip "pctl is not built"
 PROBE=$GRAFT_SOURCE_DIR/tests/e2e/lib/http-probe.py
 MACHINE=graft-e2e-update
 
-examples=$(example_images)
 root=$(nspawn_root)
 
 # The versions, made on this side and served.
-example_data_partition "$examples/webdemo.raw" "$WWW/webdemo_1.raw"
-unsquashfs -q -d "$T/tree" "$WWW/webdemo_1.raw" >/dev/null
-variant() { # VERSION [SERVICE-EXECSTART]: webdemo_VERSION.raw, page marked with its version
-        rm -rf "$T/v$1"
-        cp -a "$T/tree" "$T/v$1"
-        sed -i "s|<head>|<head><!-- version $1 -->|" "$T/v$1/usr/share/webdemo/www/index.html"
-        [[ -z ${2:-} ]] || sed -i "s|^ExecStart=.*|ExecStart=$2|" "$T/v$1/usr/lib/systemd/system/webdemo.service"
-        mksquashfs "$T/v$1" "$WWW/webdemo_$1.raw" -quiet -noappend -all-root >/dev/null
-}
+webdemo_base
+cp "$T/webdemo-1.raw" "$WWW/webdemo_1.raw"
+variant() { webdemo_variant "$WWW/webdemo_$1.raw" "$@"; }
 variant 2
 variant 3 "/usr/bin/busybox sh -c 'sleep 1; exit 3'"
 sign_index
@@ -45,33 +39,11 @@ start_server
 
 # What outlives a restart of the container, and the units as installed (pointed at this build).
 P=$T/persist
-mkdir -p "$P/portables" "$P/graft" "$P/attached" "$P/sysupdate.d" "$P/units/sysinit.target.wants" "$T/profiles"
+mkdir -p "$P/portables" "$P/graft" "$P/attached" "$P/sysupdate.d"
 cp "$KEYS/pubring.gpg" "$P/pubring.gpg"
-cp -r "$GRAFT_SOURCE_DIR/profiles/." "$T/profiles/"
-rm -f "$T/profiles/meson.build"
-cat >"$P/sysupdate.d/webdemo.transfer" <<TRANSFER
-[Source]
-Type=url-file
-Path=$URL/
-MatchPattern=webdemo_@v.raw
-
-[Target]
-Type=regular-file
-Path=/var/lib/portables
-MatchPattern=webdemo_@v.raw
-InstancesMax=3
-
-[X-Graft]
-HealthGraceSec=3
-HealthCheck=busybox wget -q -O /dev/null http://127.0.0.1:8080/
-TRANSFER
-for u in graft-update.service graft-update-resolve.service; do
-        sed -e "s|=/[^ =]*/graft-update |=$GRAFT_UPDATE |" \
-                -e "s|^\[Service\]|[Service]\nEnvironment=CURL_CA_BUNDLE=/etc/graft-test-ca.crt|" \
-                "$GRAFT_BUILD_DIR/update/$u" >"$P/units/$u"
-        grep -q "^ExecStart=$GRAFT_UPDATE " "$P/units/$u" || fail "cannot point $u at $GRAFT_UPDATE"
-done
-ln -s ../graft-update-resolve.service "$P/units/sysinit.target.wants/graft-update-resolve.service"
+test_profiles
+webdemo_transfer "$P/sysupdate.d/webdemo.transfer" "$URL/" 8080 3
+update_units "$P/units"
 
 boot() {
         nspawn_boot "$root" "$MACHINE" --bind-ro="$GRAFT_BUILD_DIR" --bind-ro="$T/profiles:/usr/lib/graft/profiles" \
