@@ -248,9 +248,11 @@ int update_place(UpdateContext *c, const char *version, UpdateResult *ret, Graft
                         graft_error_done(&e);
                         break;
                 }
-                update_note(c, "passed over %s: %s", *v, e.message ?: strerror(-r));
                 (void) strv_extendf(&res.passed_over, "%s: %s", *v, e.message ?: strerror(-r));
                 bool fallback = !version && version_was_at_fault(&e);
+                /* Said here only when an older one is tried next: else the error says it. */
+                if (fallback && v[1])
+                        update_note(c, "passed over %s: %s", *v, e.message ?: strerror(-r));
                 if (!first.name) {
                         first = e;
                         first_r = r;

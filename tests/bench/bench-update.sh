@@ -28,9 +28,16 @@ U=$PWD/$build/update/graft-update
 G=$PWD/$build/images/graft-image
 S=$PWD/$build/sysext/sextctl
 w=$(mktemp -d /var/tmp/graft-bench-update.XXXXXX)
+unmount_below() {
+        local m mounts
+        mounts=$(grep -o " $1[^ ]*" /proc/self/mounts || true)
+        for m in $(sort -r <<<"$mounts"); do umount -l "$m"; done
+}
 cleanup() {
+        set +e
         [[ -s $w/lighttpd.pid ]] && kill "$(cat "$w/lighttpd.pid")" 2>/dev/null
-        grep -o " $w[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m"; done
+        gpgconf --homedir "$w/keys/gnupg" --kill gpg-agent 2>/dev/null
+        unmount_below "$w"
         rm -rf "$w"
 }
 trap cleanup EXIT
@@ -80,7 +87,7 @@ for i in $(seq 100); do curl -so /dev/null https://localhost:8443/SHA256SUMS && 
 
 host() { # a fresh root for graft-update
         local r=$w/root
-        grep -o " $r[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m"; done
+        unmount_below "$r"
         rm -rf "$r"
         mkdir -p "$r/usr/lib" "$r/etc/verity.d" "$r/etc/systemd" "$r/etc/sysupdate.d" "$r/var/lib/extensions"
         printf 'ID=debian\nVERSION_ID=12\n' >"$r/usr/lib/os-release"

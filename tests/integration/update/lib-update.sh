@@ -15,6 +15,17 @@ if [[ -z ${GRAFT_TEST_IN_NETNS:-} ]]; then
         exec unshare -n bash -c 'ip link set lo up && exec "$0" "$@"' "$0" "$@"
 fi
 source "$GRAFT_SOURCE_DIR/tests/lib/lib.sh"
+# At exit, before lib.sh's cleanup: the web server and gpg's agent go too (both would outlive the
+# test, in a network namespace nobody can reach any more). The other libraries' exit traps end in
+# cleanup, so this runs whichever of them is last.
+eval "lib_$(declare -f cleanup)"
+cleanup() {
+        local rc=$?
+        stop_server 2>/dev/null
+        [[ -n ${GNUPGHOME:-} ]] && gpgconf --homedir "$GNUPGHOME" --kill gpg-agent 2>/dev/null
+        (exit $rc)
+        lib_cleanup
+}
 
 GRAFT_UPDATE=$GRAFT_BUILD_DIR/update/graft-update
 SEXTCTL=$GRAFT_BUILD_DIR/sysext/sextctl
