@@ -40,10 +40,39 @@ static void log_point(unsigned long n, const char *name) {
 void fault_point(const char *name) {
         unsigned long n = atomic_fetch_add(&reached, 1) + 1;
         log_point(n, name);
-        if (n == step_from_env())
-                raise(SIGKILL);
+        if (n != step_from_env())
+                return;
+        const char *action = getenv("GRAFT_FAULT_ACTION");
+        raise(action && streq(action, "stop") ? SIGSTOP : SIGKILL);
+}
+
+static bool name_listed(const char *list, const char *name) {
+        size_t n = strlen(name);
+        for (const char *p = list; p && *p;) {
+                size_t k = strcspn(p, ",");
+                if (k == n && strneq(p, name, n))
+                        return true;
+                p += k + (p[k] == ',');
+        }
+        return false;
+}
+
+void fault_stall(const char *name) {
+        if (!name_listed(getenv("GRAFT_FAULT_STALL"), name))
+                return;
+        const char *s = getenv("GRAFT_FAULT_STALL_SEC");
+        unsigned long sec = s ? strtoul(s, NULL, 10) : 0;
+        if (sec > 0) {
+                sleep((unsigned) sec);
+                return;
+        }
+        for (;;)
+                pause();
 }
 #else
 void fault_point(const char *name) {
+}
+
+void fault_stall(const char *name) {
 }
 #endif

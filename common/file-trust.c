@@ -8,6 +8,7 @@
 #include <sys/vfs.h>
 
 #include "file-trust.h"
+#include "fileio.h"
 #include "path-util.h"
 
 #ifndef FUSE_SUPER_MAGIC
@@ -38,9 +39,7 @@ static const char *writers(const struct stat *st, char buf[static 64]) {
  * that moment, the kernel tells the lease holder with a signal, SIGIO by default, which would
  * kill us: it is SIGURG here, which is ignored unless a program asks for it. */
 static int open_for_writing(int fd) {
-        char p[64];
-        snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
-        _cleanup_close_ int rd = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        _cleanup_close_ int rd = fd_reopen(fd, O_RDONLY | O_NOCTTY | O_NONBLOCK);
         if (rd < 0)
                 return 0;
         if (fcntl(rd, F_SETSIG, SIGURG) < 0)
@@ -135,14 +134,19 @@ int path_check_trusted(const char *path, const char *what, GraftError *err) {
                 while (*p == '/')
                         p++;
         }
-        /* The file itself, through a real descriptor (a lease needs one). */
-        char proc[64];
-        snprintf(proc, sizeof proc, "/proc/self/fd/%d", dir);
-        _cleanup_close_ int fd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        if (fd < 0)
-                return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO, "cannot open %s %s: %m", what, path);
+        /* The file itself, through a real descriptor (a lease needs one) opened only once it is
+         * known not to be a FIFO or device (which could block us, or act on being opened). */
         _cleanup_free_ char *label = NULL;
         if (asprintf(&label, "%s %s", what, path) < 0)
                 return -ENOMEM;
+        struct stat st;
+        if (fstat(dir, &st) < 0)
+                return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO, "cannot stat %s: %m", label);
+        int r = stat_check_type(&st, FILE_ACCEPT_DIRECTORY | FILE_ACCEPT_BLOCK, label, GRAFT_ERROR_INVALID_ARGUMENT, err);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int fd = fd_reopen(dir, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return graft_error_set(err, fd, GRAFT_ERROR_IO, "cannot open %s: %s", label, strerror(-fd));
         return fd_check_trusted(fd, label, err);
 }

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "fault.h"
 #include "fileio.h"
 #include "op-lock.h"
 #include "path-util.h"
@@ -86,6 +87,12 @@ static int open_lock_dir(const char *root, bool create, GraftError *err) {
         return open_level(graft, "locks", create, shown_locks, err);
 }
 
+/* KEY.intent, or the temporary file it is written to. */
+static char *intent_name(const char *key, bool tmp) {
+        char *s;
+        return asprintf(&s, "%s.intent%s", key, tmp ? ".tmp" : "") < 0 ? NULL : s;
+}
+
 static int read_holder(int fd, char **ret) {
         char buf[512];
         ssize_t k = pread(fd, buf, sizeof buf - 1, 0);
@@ -139,12 +146,11 @@ int op_lock_take(const OpLockRequest *q, OpLock *ret, GraftError *err) {
                 _cleanup_free_ char *holder = NULL;
                 if (read_holder(fd, &holder) < 0)
                         return -ENOMEM;
-                if (now_usec(CLOCK_MONOTONIC) >= deadline) {
-                        _cleanup_free_ char *where = path_prefix_root(q->root, "/");
+                if (q->no_wait || now_usec(CLOCK_MONOTONIC) >= deadline) {
                         return graft_error_set(err, -EBUSY, GRAFT_ERROR_CONFLICT,
                                                "another %s operation on %s is still running (%s); gave up waiting "
-                                               "after %" PRIu64 " s", q->key, where ?: "/", holder,
-                                               timeout_from(q) / 1000000u);
+                                               "after %" PRIu64 " s", q->key, isempty(q->root) ? "/" : q->root, holder,
+                                               q->no_wait ? 0 : timeout_from(q) / 1000000u);
                 }
                 if (!told && q->on_wait)
                         q->on_wait(holder, q->userdata);
@@ -154,7 +160,14 @@ int op_lock_take(const OpLockRequest *q, OpLock *ret, GraftError *err) {
         int r = write_holder(fd, q);
         if (r < 0)
                 return graft_error_set(err, r, GRAFT_ERROR_IO, "cannot write to the %s lock: %s", q->key, strerror(-r));
-        ret->fd = TAKE_FD(fd);
+        char *key = strdup(q->key);
+        if (!key)
+                return -ENOMEM;
+        /* Half a record of a holder that died while writing it: the whole one, if any, is intact. */
+        _cleanup_free_ char *tmp = intent_name(key, true);
+        if (tmp)
+                (void) unlinkat(dir, tmp, 0);
+        *ret = (OpLock) { .fd = TAKE_FD(fd), .dir_fd = TAKE_FD(dir), .key = key };
         return 0;
 }
 
@@ -164,6 +177,8 @@ void op_lock_release(OpLock *l) {
         /* Emptied first: a waiter that reads the file after we let go must not name us. */
         (void) ftruncate(l->fd, 0);
         l->fd = safe_close(l->fd);
+        l->dir_fd = safe_close(l->dir_fd);
+        l->key = mfree(l->key);
 }
 
 int op_lock_holder(const char *root, const char *key, char **ret) {
@@ -183,4 +198,80 @@ int op_lock_holder(const char *root, const char *key, char **ret) {
                 return negative_errno();
         int r = read_holder(fd, ret);
         return r < 0 ? r : 1;
+}
+
+int op_lock_intent_write(const OpLock *l, const char *text, GraftError *err) {
+        _cleanup_free_ char *name = intent_name(l->key, false), *tmp = intent_name(l->key, true);
+        if (!name || !tmp)
+                return -ENOMEM;
+        /* A fixed temporary name: only the holder writes here, and a stale one is ours to replace. */
+        _cleanup_close_ int fd = openat(l->dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO, "cannot create the %s intent record: %m",
+                                       l->key);
+        fault_point("op-lock-intent-created");
+        int r = pwrite_full(fd, text, strlen(text), 0);
+        if (r >= 0 && fsync(fd) < 0)
+                r = negative_errno();
+        if (r >= 0)
+                fault_point("op-lock-intent-synced");
+        if (r >= 0 && renameat(l->dir_fd, tmp, l->dir_fd, name) < 0)
+                r = negative_errno();
+        if (r >= 0 && fsync(l->dir_fd) < 0) /* the rename itself must survive a power cut too */
+                r = negative_errno();
+        if (r < 0) {
+                (void) unlinkat(l->dir_fd, tmp, 0);
+                return graft_error_set(err, r, GRAFT_ERROR_IO, "cannot write the %s intent record: %s", l->key,
+                                       strerror(-r));
+        }
+        return 0;
+}
+
+int op_lock_intent_read(const OpLock *l, char **ret, GraftError *err) {
+        _cleanup_free_ char *name = intent_name(l->key, false);
+        if (!name)
+                return -ENOMEM;
+        _cleanup_close_ int fd = openat(l->dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0 && errno == ENOENT) {
+                *ret = NULL;
+                return 0;
+        }
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO, "cannot open the %s intent record: %m",
+                                       l->key);
+        if (!S_ISREG(st.st_mode))
+                return graft_error_set(err, -EBADF, GRAFT_ERROR_IO, "the %s intent record is not a regular file",
+                                       l->key);
+        int r = read_full_fd(fd, 64 * 1024, ret, NULL);
+        if (r < 0)
+                return graft_error_set(err, r, GRAFT_ERROR_IO, "cannot read the %s intent record: %s", l->key,
+                                       strerror(-r));
+        return 1;
+}
+
+int op_lock_intent_remove(const OpLock *l, GraftError *err) {
+        _cleanup_free_ char *name = intent_name(l->key, false);
+        if (!name)
+                return -ENOMEM;
+        if (unlinkat(l->dir_fd, name, 0) < 0 && errno != ENOENT)
+                return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO, "cannot remove the %s intent record: %m",
+                                       l->key);
+        if (fsync(l->dir_fd) < 0)
+                return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO, "cannot sync the lock directory: %m");
+        return 0;
+}
+
+bool op_lock_intent_exists(const char *root, const char *key) {
+        _cleanup_close_ int dir = open_lock_dir(root, false, NULL);
+        if (dir < 0)
+                return false;
+        /* Half a record counts: taking the lock removes it. */
+        for (int tmp = 0; tmp <= 1; tmp++) {
+                _cleanup_free_ char *name = intent_name(key, tmp);
+                struct stat st;
+                if (name && fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) >= 0)
+                        return true;
+        }
+        return false;
 }

@@ -24,6 +24,7 @@ typedef struct ExtensionRequest {
         SysextListing listing;
         SysextStatus status;
         SysextResult result;
+        char lock_who[64];   /* for the operation lock's holder line */
 } ExtensionRequest;
 
 static void request_free(void *p) {
@@ -36,14 +37,26 @@ static void request_free(void *p) {
         free(q);
 }
 
+/* A change waits for the operation lock, held by another program (sextctl --direct, the boot
+ * unit) that works on the same root: said in the log, as sextctl says it on stderr. */
+static void on_lock_wait(const char *holder, void *userdata) {
+        Operation *op = userdata;
+        daemon_log(LOG_INFO, "%s waits for another operation to finish: %s", op->description, holder);
+}
+
 static void request_options(Operation *op, SysextOptions *o) {
         ExtensionRequest *q = op->data;
+        if (op->uid != (uid_t) -1)
+                snprintf(q->lock_who, sizeof q->lock_who, "for uid %u", (unsigned) op->uid);
         *o = (SysextOptions) {
                 .class = q->class,
                 .root = op->manager->root,
                 .policy = q->has_policy ? &q->policy : NULL,
                 .verify_cache = op->manager->cache,
                 .bus = op->systemd,
+                .lock_who = q->lock_who[0] ? q->lock_who : NULL,
+                .on_lock_wait = on_lock_wait,
+                .lock_userdata = op,
         };
         (void) sysext_options_from_bus_flags(q->flags, o);
 }
@@ -123,6 +136,8 @@ static int run_status(Operation *op) {
         ExtensionRequest *q = op->data;
         SysextOptions o;
         request_options(op, &o);
+        /* Anyone may ask for the status: that must not make graftd change the hierarchies. */
+        o.no_recovery = true;
         return sysext_status(&o, &q->status, &op->error);
 }
 
@@ -159,6 +174,8 @@ static int run_unmerge(Operation *op) {
 
 static int reply_result(Operation *op, sd_bus_message *reply) {
         ExtensionRequest *q = op->data;
+        if (q->result.recovery) /* the wire has no room for it: the log has */
+                daemon_log(LOG_WARNING, "%s recovered first: %s", op->description, q->result.recovery);
         return sysext_result_append(reply, &q->result);
 }
 
@@ -219,6 +236,24 @@ static int method_refresh(sd_bus_message *m, void *userdata, sd_bus_error *error
 
 static int method_unmerge(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         return start(m, userdata, PARSE_CHANGE, run_unmerge, reply_result, done_change, error);
+}
+
+/* At start, before serving: what a change interrupted by a crash (of graftd or of sextctl
+ * --direct) left is recovered, for both classes. A change in progress elsewhere (the lock is
+ * held) recovers nothing and is left alone: its holder is alive. */
+void manager_extensions_recover(Manager *m) {
+        static const ImageClass classes[] = { IMAGE_CLASS_SYSEXT, IMAGE_CLASS_CONFEXT };
+        for (size_t i = 0; i < ELEMENTSOF(classes); i++) {
+                SysextOptions o = { .class = classes[i], .root = m->root, .verify_cache = m->cache };
+                _cleanup_graft_error_ GraftError e = GRAFT_ERROR_INIT;
+                _cleanup_free_ char *note = NULL;
+                int r = sysext_recover(&o, &note, &e);
+                if (r < 0)
+                        daemon_log(LOG_ERR, "cannot recover the %s hierarchies: %s", sysext_class_to_string(classes[i]),
+                                   e.message ?: strerror(-r));
+                else if (note)
+                        daemon_log(LOG_WARNING, "%s: %s", sysext_class_to_string(classes[i]), note);
+        }
 }
 
 /* Properties: search paths and hierarchies per class. */

@@ -19,7 +19,10 @@ static void help(void) {
                "     --root=DIR          Work on the tree below DIR, not on this host\n"
                "     --idle-timeout=SEC  Exit after SEC seconds without requests\n"
                "                         (default 30; 0: never)\n"
-               "     --workers=N         Run at most N operations at once (default 8)\n"
+               "     --workers=N         Workers in the pool (default 8): operations at once,\n"
+               "                         besides those kept for cheap reads and for root\n"
+               "     --read-timeout=SEC  Answer a read that has no result after SEC\n"
+               "                         seconds with a timeout (default 60; 0: never)\n"
                "     --log-level=LEVEL   err, warning, notice, info (default) or debug\n\n"
                "See graftd(8) and org.graft.Manager1(5).\n",
                program_invocation_short_name);
@@ -47,13 +50,14 @@ static int parse_uint(const char *s, const char *what, unsigned long long max, u
 }
 
 static int parse_argv(int argc, char **argv, ManagerConfig *c) {
-        enum { ARG_VERSION = 0x100, ARG_ROOT, ARG_IDLE, ARG_WORKERS, ARG_LOG_LEVEL };
+        enum { ARG_VERSION = 0x100, ARG_ROOT, ARG_IDLE, ARG_WORKERS, ARG_READ_TIMEOUT, ARG_LOG_LEVEL };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "root", required_argument, NULL, ARG_ROOT },
                 { "idle-timeout", required_argument, NULL, ARG_IDLE },
                 { "workers", required_argument, NULL, ARG_WORKERS },
+                { "read-timeout", required_argument, NULL, ARG_READ_TIMEOUT },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 {}
         };
@@ -83,6 +87,11 @@ static int parse_argv(int argc, char **argv, ManagerConfig *c) {
                                 return v == 0 ? fprintf(stderr, "%s: --workers= must be at least 1\n",
                                                         program_invocation_short_name), -EINVAL : -EINVAL;
                         c->max_workers = (unsigned) v;
+                        break;
+                case ARG_READ_TIMEOUT:
+                        if (parse_uint(optarg, "--read-timeout=", 86400, &v) < 0)
+                                return -EINVAL;
+                        c->read_timeout_usec = v == 0 ? UINT64_MAX : v * 1000000u;
                         break;
                 case ARG_LOG_LEVEL:
                         level = parse_level(optarg);
@@ -125,5 +134,15 @@ int main(int argc, char **argv) {
         /* Before serving: a host must not go on running an update whose health was never confirmed. */
         bus_update_resolve_pending(m);
         r = manager_run(m);
-        return r < 0 ? 1 : 0;
+        size_t left = manager_stop(m);
+        int code = r < 0 || m->exit_code != 0 ? 1 : 0;
+        if (left > 0) {
+                /* Abandoned reads, or a change past the grace period: their threads use the manager,
+                 * so it is not freed under them; ending the process ends them. */
+                daemon_log(LOG_NOTICE, "Exiting with %zu worker(s) still running.", left);
+                if (m->bus)
+                        (void) sd_bus_flush(m->bus);
+                _exit(code);
+        }
+        return code;
 }

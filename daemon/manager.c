@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Owns graftd's life (see manager.h): setup, the name on the bus, readiness and stopping for
- * systemd, exit on idle or SIGTERM without cutting an operation short, and the pool of
- * connections to systemd that workers borrow. */
+ * systemd, exit on idle or SIGTERM (within seconds: reads abandoned, changes given a grace
+ * period), and the pool of connections to systemd that workers borrow. */
 #include <signal.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
@@ -30,7 +30,7 @@ int manager_new(const ManagerConfig *c, Manager **ret) {
                 return -ENOMEM;
         int r = sd_event_default(&m->event);
         if (r >= 0)
-                r = operation_queue_new(m, c->max_workers, &m->queue);
+                r = operation_queue_new(m, c->max_workers, c->read_timeout_usec, &m->queue);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(m);
@@ -43,6 +43,7 @@ Manager *manager_free(Manager *m) {
         operation_queue_free(m->queue);
         bus_update_free(m->update);
         sd_event_source_disable_unref(m->idle_timer);
+        sd_event_source_disable_unref(m->stop_timer);
         sd_bus_flush_close_unref(m->bus);
         for (size_t i = 0; i < m->n_pool; i++)
                 sd_bus_flush_close_unref(m->pool[i]);
@@ -132,14 +133,38 @@ void manager_begin_exit(Manager *m) {
         manager_activity(m);
 }
 
+static int on_stop_grace(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        /* Changes still running are cut short: manager_stop() names them. */
+        return sd_event_exit(m->event, m->exit_code);
+}
+
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Manager *m = userdata;
+        if (m->stop_deadline_usec > 0)
+                return 0;
+        size_t changes = operation_queue_running_changes(m->queue);
         daemon_log(LOG_INFO, "Received SIG%s: finishing %zu operation(s), then exiting.", sigabbrev_np((int) si->ssi_signo),
-                   operation_queue_pending(m->queue));
-        /* What has not begun is refused (nothing of it is done); what runs is finished. */
+                   changes);
+        /* What has not begun is refused (nothing of it is done), reads are abandoned (they change
+         * nothing), changes are finished if they can be within the grace period. */
+        m->stop_deadline_usec = now_usec() + MANAGER_STOP_GRACE_USEC;
         operation_queue_refuse_waiting(m->queue, "graftd is shutting down; the request was not started");
+        /* Also bounds the wait for polkit's answers to requests made before the signal. */
+        if (sd_event_add_time(m->event, &m->stop_timer, CLOCK_MONOTONIC, m->stop_deadline_usec, 0, on_stop_grace,
+                              m) < 0)
+                daemon_log(LOG_WARNING, "cannot set the stop timer; waiting for the running changes to finish");
         manager_begin_exit(m);
+        manager_activity(m);
         return 0;
+}
+
+size_t manager_stop(Manager *m) {
+        uint64_t deadline = m->stop_deadline_usec ?: now_usec() + MANAGER_STOP_GRACE_USEC;
+        size_t left = operation_queue_stop(m->queue, deadline);
+        if (operation_queue_running_changes(m->queue) > 0)
+                m->exit_code = 1;
+        return left;
 }
 
 static int manager_connect(Manager *m) {
@@ -173,6 +198,7 @@ int manager_run(Manager *m) {
                 r = sd_event_add_signal(m->event, NULL, SIGINT, on_signal, m);
         if (r < 0)
                 return daemon_log(LOG_ERR, "cannot watch for signals: %s", strerror(-r)), r;
+        manager_extensions_recover(m);
         r = manager_connect(m);
         if (r < 0)
                 return r;

@@ -22,13 +22,26 @@ static bool is_space(char c) {
         return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
+/* A sidecar is part of the image: a FIFO, socket or device in its place is a broken image, refused
+ * without being opened (a FIFO would block us forever). */
+static int open_sidecar(const char *path, GraftError *err) {
+        return file_open(&(FileOpen) { .dir_fd = AT_FDCWD, .path = path, .error_name = GRAFT_ERROR_BAD_IMAGE }, err);
+}
+
+static int read_sidecar(const char *path, size_t max, char **ret, size_t *ret_size, GraftError *err) {
+        _cleanup_close_ int fd = open_sidecar(path, err);
+        if (fd < 0)
+                return fd;
+        return read_full_fd(fd, max, ret, ret_size);
+}
+
 static int load_root_hash(DissectedImage *d, const char *base, GraftError *err) {
         _cleanup_free_ char *path = NULL, *buf = NULL;
         size_t n;
         if (asprintf(&path, "%s.roothash", base) < 0)
                 return -ENOMEM;
         /* Room for the longest hash and generous whitespace; anything bigger is not a root hash. */
-        int r = read_full_file_at(AT_FDCWD, path, 4096, &buf, &n);
+        int r = read_sidecar(path, 4096, &buf, &n, err);
         if (r == -ENOENT)
                 return 0;
         if (r == -EFBIG)
@@ -67,7 +80,7 @@ static int load_p7s(DissectedImage *d, const char *base, GraftError *err) {
         size_t n;
         if (asprintf(&path, "%s.roothash.p7s", base) < 0)
                 return -ENOMEM;
-        int r = read_full_file_at(AT_FDCWD, path, (size_t) P7S_MAX_SIZE, &buf, &n);
+        int r = read_sidecar(path, (size_t) P7S_MAX_SIZE, &buf, &n, err);
         if (r == -ENOENT)
                 return 0;
         if (r == -EFBIG)
@@ -87,16 +100,14 @@ static int load_verity(DissectedImage *d, const char *base, GraftError *err) {
         _cleanup_free_ char *path = NULL, *name = NULL;
         if (asprintf(&path, "%s.verity", base) < 0)
                 return -ENOMEM;
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0 && errno == ENOENT)
+        _cleanup_close_ int fd = open_sidecar(path, err);
+        if (fd == -ENOENT)
                 return 0;
-        if (fd < 0) {
-                int r = negative_errno();
-                return graft_error_set(err, r, GRAFT_ERROR_IO, "%s: cannot open: %s", path, strerror(-r));
-        }
+        if (fd < 0)
+                return graft_error_set(err, fd, GRAFT_ERROR_IO, "%s: cannot open: %s", path, strerror(-fd));
         struct stat st;
-        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-                return graft_error_set(err, -EBADMSG, GRAFT_ERROR_BAD_IMAGE, "%s: not a regular file", path);
+        if (fstat(fd, &st) < 0)
+                return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO, "%s: cannot stat: %m", path);
         int r = d->untrusted_ok ? 0 : fd_check_trusted(fd, path, err);
         if (r < 0)
                 return r;

@@ -322,9 +322,13 @@ static int dissect_file_system(DissectedImage *d, GraftError *err) {
 }
 
 static int open_image(DissectedImage *d, struct stat *st, GraftError *err) {
-        d->fd = open(d->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        /* Anything else than these is refused before it is opened: a FIFO would block, a device
+         * could act on being opened. */
+        d->fd = file_open(&(FileOpen) { .dir_fd = AT_FDCWD, .path = d->path,
+                                        .accept = FILE_ACCEPT_DIRECTORY | FILE_ACCEPT_BLOCK,
+                                        .error_name = GRAFT_ERROR_BAD_IMAGE }, err);
         if (d->fd < 0) {
-                int r = negative_errno();
+                int r = d->fd;
                 if (r == -ENOENT)
                         return graft_error_set(err, r, GRAFT_ERROR_NO_SUCH_IMAGE, "%s: no such file", d->path);
                 return graft_error_set(err, r, GRAFT_ERROR_IO, "%s: cannot open: %s", d->path, strerror(-r));
@@ -333,10 +337,6 @@ static int open_image(DissectedImage *d, struct stat *st, GraftError *err) {
                 int r = negative_errno();
                 return graft_error_set(err, r, GRAFT_ERROR_IO, "%s: cannot stat: %s", d->path, strerror(-r));
         }
-        if (!S_ISREG(st->st_mode) && !S_ISBLK(st->st_mode) && !S_ISDIR(st->st_mode))
-                return graft_error_set(err, -EMEDIUMTYPE, GRAFT_ERROR_BAD_IMAGE,
-                                       "%s: not a GPT image, squashfs or erofs file, or directory (not a regular file, block device or directory)",
-                                       d->path);
         /* Before a byte of it is parsed: what is verified later must be what is used. */
         return d->untrusted_ok ? 0 : fd_check_trusted(d->fd, d->path, err);
 }

@@ -76,13 +76,16 @@ static int check_release_file(const ImageBuildOptions *o, GraftError *err) {
         }
 
         for (size_t i = 0; paths[i]; i++) {
-                _cleanup_close_ int fd = open_in_root(root, paths[i], O_RDONLY | O_NOCTTY, 0);
-                if (fd == -ENOENT)
-                        continue;
                 _cleanup_free_ char *text = NULL, *full = path_join(o->source_dir, paths[i]);
                 _cleanup_strv_free_ char **env = NULL;
                 size_t size;
-                int r = fd < 0 ? fd : read_full_fd(fd, 64 * 1024, &text, &size);
+                if (!full)
+                        return -ENOMEM;
+                int r = file_read(&(FileOpen) { .dir_fd = root, .path = paths[i], .in_root = true, .display = full,
+                                                .error_name = GRAFT_ERROR_INVALID_ARGUMENT },
+                                  64 * 1024, &text, &size, err);
+                if (r == -ENOENT)
+                        continue;
                 if (r < 0)
                         return graft_error_set(err, r, GRAFT_ERROR_IO, "cannot read %s: %s", full, strerror(-r));
                 r = env_file_parse(text, size, full, &env, err);
@@ -264,7 +267,10 @@ int image_build(const ImageBuildOptions *o, ImageBuildResult *ret, GraftError *e
         _cleanup_free_ char *tmp = NULL;
         if (asprintf(&tmp, "%s.#graft-build-%d", o->output, (int) getpid()) < 0)
                 return -ENOMEM;
-        _cleanup_close_ int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        /* Whatever a crashed build left there goes; a FIFO or a symlink planted there is never
+         * opened. */
+        (void) unlink(tmp);
+        _cleanup_close_ int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
         if (fd < 0)
                 return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO, "cannot create %s: %m", tmp);
 

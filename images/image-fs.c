@@ -84,7 +84,10 @@ int image_fs_read_file(ImageFs *fs, const char *path, size_t max, char **ret, si
         if (fs->squashfs)
                 return squashfs_read_file(fs->squashfs, path, max, ret, ret_size, err);
 
-        _cleanup_close_ int fd = open_in_root(fs->dir_fd, path, O_RDONLY | O_NOCTTY, 0);
+        /* A FIFO, socket or device node in the image's place of a file is a broken image: refused
+         * unopened (a FIFO would block the reader for good). */
+        _cleanup_close_ int fd = file_open(&(FileOpen) { .dir_fd = fs->dir_fd, .path = path, .in_root = true,
+                                                         .error_name = GRAFT_ERROR_BAD_IMAGE }, err);
         if (fd == -ENOENT)
                 return -ENOENT;
         if (fd < 0)

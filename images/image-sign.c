@@ -144,9 +144,12 @@ int image_sign(const char *path, const ImageSignOptions *o, ImageSignResult *ret
         if (image->kind != IMAGE_KIND_GPT)
                 r = write_sidecar(image, sig, &res, err);
         else {
-                _cleanup_close_ int fd = open(path, O_RDWR | O_CLOEXEC);
+                _cleanup_close_ int fd = file_open(&(FileOpen) { .dir_fd = AT_FDCWD, .path = path, .flags = O_RDWR,
+                                                                 .accept = FILE_ACCEPT_BLOCK,
+                                                                 .error_name = GRAFT_ERROR_BAD_IMAGE }, err);
                 if (fd < 0)
-                        return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO, "cannot open %s for writing: %m", path);
+                        return graft_error_set(err, fd, GRAFT_ERROR_IO, "cannot open %s for writing: %s", path,
+                                               strerror(-fd));
                 r = image->signature.found ? replace_partition_content(fd, image, sig, &res, err)
                                            : append_partition(fd, image, sig, &res, err);
                 if (r >= 0 && fsync(fd) < 0)

@@ -79,7 +79,9 @@ static int list_units(ImageFs *fs, char ***ret, GraftError *err) {
                 if (r < 0)
                         return r;
                 for (size_t i = 0; i < n && r >= 0; i++) {
-                        if (!S_ISREG(entries[i].mode) && !S_ISLNK(entries[i].mode))
+                        /* A FIFO, socket or device by a unit's name is listed, so that reading it
+                         * refuses it by name, rather than the unit going missing without a word. */
+                        if (S_ISDIR(entries[i].mode))
                                 continue;
                         if (!unit_name_is_portable_type(entries[i].name) || strv_contains(units, entries[i].name))
                                 continue;

@@ -30,12 +30,14 @@ int host_os_release_read(const char *root, char ***ret, GraftError *err) {
                 return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO, "cannot open root directory %s: %m", r_);
 
         for (size_t i = 0; i < ELEMENTSOF(paths); i++) {
-                _cleanup_close_ int fd = open_in_root(root_fd, paths[i], O_RDONLY | O_NOCTTY, 0);
-                if (fd == -ENOENT)
-                        continue;
                 _cleanup_free_ char *full = path_prefix_root(root, paths[i]), *text = NULL;
+                if (!full)
+                        return -ENOMEM;
                 size_t size;
-                int r = fd < 0 ? fd : read_full_fd(fd, RELEASE_FILE_MAX, &text, &size);
+                int r = file_read(&(FileOpen) { .dir_fd = root_fd, .path = paths[i], .in_root = true, .display = full },
+                                  RELEASE_FILE_MAX, &text, &size, err);
+                if (r == -ENOENT)
+                        continue;
                 if (r < 0)
                         return graft_error_set(err, r, GRAFT_ERROR_IO, "cannot read %s: %s", full, strerror(-r));
                 return env_file_parse(text, size, full, ret, err);

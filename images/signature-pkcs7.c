@@ -64,7 +64,8 @@ static int read_pem_file(const char *path, const char *kind, BIO **ret, GraftErr
         _cleanup_free_ char *data = NULL;
         size_t size;
 
-        int r = read_full_file_at(AT_FDCWD, path, PEM_FILE_MAX, &data, &size);
+        int r = file_read(&(FileOpen) { .dir_fd = AT_FDCWD, .path = path, .error_name = GRAFT_ERROR_INVALID_ARGUMENT },
+                          PEM_FILE_MAX, &data, &size, err);
         if (r < 0)
                 return graft_error_set(err, r, r == -ENOENT ? GRAFT_ERROR_MISSING_FILE : GRAFT_ERROR_IO,
                                        "cannot read %s %s: %s", kind, path, strerror(-r));

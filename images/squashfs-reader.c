@@ -403,8 +403,10 @@ int squashfs_read_file(SquashfsReader *r, const char *path, size_t max, char **r
                 k = graft_error_set(err, -EISDIR, GRAFT_ERROR_INVALID_ARGUMENT,
                                     "%s: squashfs path %s is a directory", r->what, path);
         else if (!inode_is_file(inode))
-                k = graft_error_set(err, -EINVAL, GRAFT_ERROR_INVALID_ARGUMENT,
-                                    "%s: squashfs path %s is not a regular file", r->what, path);
+                /* A FIFO or device node is only a name in a squashfs we read ourselves, but where a
+                 * file is wanted it is a broken image, worded as for a directory image. */
+                k = graft_error_set(err, -EBADFD, GRAFT_ERROR_BAD_IMAGE, "%s: squashfs path %s is %s, not a regular file",
+                                    r->what, path, file_type_name(inode_type_bits(inode)));
         uint64_t size = 0;
         if (k >= 0 && sqfs_inode_get_file_size(inode, &size) == 0 && (size > max || size >= SIZE_MAX))
                 k = graft_error_set(err, -EFBIG, GRAFT_ERROR_BAD_IMAGE,

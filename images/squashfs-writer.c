@@ -325,12 +325,16 @@ static int feed_file_data(Writer *w, int fd, SourceInode *in, const char *displa
 }
 
 static int feed_file(Writer *w, int dir_fd, const char *name, SourceInode *in, const char *display) {
-        int flags = O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC;
-        _cleanup_close_ int fd = openat(dir_fd, name, flags | O_NOATIME);
-        if (fd < 0 && errno == EPERM) /* O_NOATIME needs ownership or CAP_FOWNER */
-                fd = openat(dir_fd, name, flags);
+        /* The walk saw a regular file here; should a FIFO or device have taken its place since, it
+         * is refused unopened. */
+        FileOpen f = { .dir_fd = dir_fd, .path = name, .nofollow = true, .flags = O_NOATIME, .display = display };
+        _cleanup_close_ int fd = file_open(&f, w->err);
+        if (fd == -EPERM) { /* O_NOATIME needs ownership or CAP_FOWNER */
+                f.flags = 0;
+                fd = file_open(&f, w->err);
+        }
         if (fd < 0)
-                return graft_error_set(w->err, negative_errno(), GRAFT_ERROR_IO, "%s: %m", display);
+                return graft_error_set(w->err, fd, GRAFT_ERROR_IO, "%s: %s", display, strerror(-fd));
 
         struct stat st;
         if (fstat(fd, &st) < 0)

@@ -115,19 +115,31 @@ static int load_one(TrustStore *t, int root_fd, int dir_fd, const char *dir, con
         if (r > 0)
                 return 0;
 
-        _cleanup_close_ int fd = open_in_root(root_fd, rel, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0);
-        if (fd < 0)
-                return graft_error_set(err, fd, GRAFT_ERROR_IO, "cannot open trusted certificate %s: %s",
-                                       display, strerror(-fd));
-        r = is_masked(dir_fd, name, fd);
+        /* O_PATH first: the null device masks, anything else but a regular file is refused, and
+         * neither is ever opened (a FIFO would block us). */
+        _cleanup_close_ int path_fd = open_in_root(root_fd, rel, O_PATH, 0);
+        if (path_fd < 0)
+                return graft_error_set(err, path_fd, GRAFT_ERROR_IO, "cannot open trusted certificate %s: %s",
+                                       display, strerror(-path_fd));
+        r = is_masked(dir_fd, name, path_fd);
         if (r < 0)
                 return graft_error_set(err, r, GRAFT_ERROR_IO, "cannot inspect trusted certificate %s: %s",
                                        display, strerror(-r));
         if (r > 0)
                 return 0;
-        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-                return graft_error_set(err, -EBADMSG, GRAFT_ERROR_UNTRUSTED,
-                                       "trusted certificate %s is not a regular file", display);
+        if (fstat(path_fd, &st) < 0)
+                return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO, "cannot inspect trusted certificate %s: %m",
+                                       display);
+        _cleanup_free_ char *what = NULL;
+        if (asprintf(&what, "trusted certificate %s", display) < 0)
+                return -ENOMEM;
+        r = stat_check_type(&st, 0, what, GRAFT_ERROR_UNTRUSTED, err);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int fd = fd_reopen(path_fd, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return graft_error_set(err, fd, GRAFT_ERROR_IO, "cannot open trusted certificate %s: %s",
+                                       display, strerror(-fd));
         r = read_full_fd(fd, CERT_FILE_MAX, &data, &size);
         if (r < 0)
                 return graft_error_set(err, r, GRAFT_ERROR_IO, "cannot read trusted certificate %s: %s",

@@ -14,6 +14,7 @@
 #include <sys/sysmacros.h>
 #include <sys/utsname.h>
 
+#include "fault.h"
 #include "fileio.h"
 #include "hex.h"
 #include "path-util.h"
@@ -500,6 +501,7 @@ int verity_device_open(const VerityActivation *a, VerityDevice *ret, GraftError 
                 int r = activate_or_share(a, &name, &info, err);
                 if (r < 0)
                         return r;
+                fault_point("verity-activated"); /* active, not yet marked: verity_remove_unused() */
                 _cleanup_close_ int fd = open_active(name, &devnum, &kname, err);
                 if (fd == -ENODEV)
                         continue; /* its last user let go of it just now: activate it again */
@@ -529,4 +531,30 @@ int verity_device_open(const VerityActivation *a, VerityDevice *ret, GraftError 
         }
         return graft_error_set(err, -EBUSY, GRAFT_ERROR_IO, "the dm-verity device for this image "
                                "disappeared %u times while it was being opened", OPEN_ATTEMPTS);
+}
+
+int verity_remove_unused(GraftError *err) {
+        if (!verity_kernel_available(NULL))
+                return 0;
+        quiet_libcryptsetup();
+        _cleanup_(closedirp) DIR *d = opendir("/sys/block");
+        if (!d)
+                return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO, "cannot read /sys/block: %m");
+        int n = 0;
+        for (struct dirent *de; (de = readdir(d));) {
+                if (!startswith(de->d_name, "dm-"))
+                        continue;
+                char path[PATH_MAX];
+                _cleanup_free_ char *name = NULL;
+                snprintf(path, sizeof(path), "/sys/block/%s/dm/name", de->d_name);
+                if (read_full_file_at(AT_FDCWD, path, 4096, &name, NULL) < 0)
+                        continue;
+                name[strcspn(name, "\n")] = 0;
+                /* CRYPT_BUSY: open (mounted, or held by its owner's fd): in use. */
+                if (!startswith(name, "graft-") || crypt_status(NULL, name) != CRYPT_ACTIVE)
+                        continue;
+                if (deactivate(name, 0, NULL) >= 0)
+                        n++;
+        }
+        return n;
 }

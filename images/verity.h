@@ -130,8 +130,10 @@ void verity_device_done(VerityDevice *d);
 /* verity_activate(), then opens the device and asks for deferred removal, so that the device
  * goes away by itself with its last user: the caller mounts ret->node while ret->fd holds it, and
  * from then on the mount keeps it alive; unmounting the last mount frees it, then the loop
- * devices below it (autoclear). Nothing leaks if the caller dies half way. A shared device that
- * disappears between the lookup and the open (its last user just went) is activated again. */
+ * devices below it (autoclear). A caller that dies between the activation and the request for
+ * deferred removal (two calls apart) leaves an active device nobody uses: verity_remove_unused()
+ * sweeps those. A shared device that disappears between the lookup and the open (its last user
+ * just went, or a sweep took it) is activated again. */
 int verity_device_open(const VerityActivation *a, VerityDevice *ret, GraftError *err);
 
 /* Removes the device now when nobody uses it, else as soon as its last user goes (deferred
@@ -141,3 +143,9 @@ int verity_release(const char *device_name, GraftError *err);
 /* Removes the device now: -EBUSY while it is still in use (e.g. shared with another mount),
  * -ENODEV if no such device is active, -EOPNOTSUPP as above. */
 int verity_deactivate(const char *device_name, GraftError *err);
+
+/* Removes every active "graft-" device that nobody holds open (no mount, no fd): what a process
+ * killed inside verity_device_open() leaves behind. A device another process activated a moment
+ * ago and has not opened yet may go too; verity_device_open() then activates it again. Returns
+ * how many were removed; 0 without device-mapper. */
+int verity_remove_unused(GraftError *err);

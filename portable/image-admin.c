@@ -10,6 +10,7 @@
 
 #include "context.h"
 #include "discover.h"
+#include "fileio.h"
 #include "path-util.h"
 #include "portable-util.h"
 #include "strv.h"
@@ -126,10 +127,14 @@ int portable_set_read_only(const PortableOptions *o, const char *image, bool rea
                 r = image_find(c.root, IMAGE_CLASS_PORTABLE, _ARCHITECTURE_INVALID, image, &d, err);
         if (r < 0)
                 return r;
-        _cleanup_close_ int fd = open(d.path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        _cleanup_close_ int fd = file_open(&(FileOpen) { .dir_fd = AT_FDCWD, .path = d.path,
+                                                         .accept = FILE_ACCEPT_DIRECTORY | FILE_ACCEPT_BLOCK,
+                                                         .error_name = GRAFT_ERROR_BAD_IMAGE }, err);
+        if (fd < 0)
+                return graft_error_set(err, fd, GRAFT_ERROR_IO, "cannot open %s: %s", d.path, strerror(-fd));
         struct stat st;
-        if (fd < 0 || fstat(fd, &st) < 0)
-                return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO, "cannot open %s: %m", d.path);
+        if (fstat(fd, &st) < 0)
+                return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO, "cannot stat %s: %m", d.path);
         if (S_ISREG(st.st_mode)) {
                 mode_t m = read_only ? st.st_mode & 07555 : st.st_mode | 0200;
                 if (fchmod(fd, m & 07777) < 0)

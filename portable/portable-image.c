@@ -9,6 +9,7 @@
 #include "discover.h"
 #include "escape.h"
 #include "file-trust.h"
+#include "fileio.h"
 #include "metadata.h"
 #include "path-util.h"
 #include "portable-image.h"
@@ -195,7 +196,9 @@ static int list_units(PortableImage *img, size_t provider, PortableUnit **units,
                 if (r < 0)
                         return graft_error_prefix(err, r, "%s", img->path);
                 for (size_t i = 0; i < n && r >= 0; i++) {
-                        if (!unit_name_is_portable_type(e[i].name) || (!S_ISREG(e[i].mode) && !S_ISLNK(e[i].mode)))
+                        /* A FIFO, socket or device by a unit's name is taken, for read_unit() to refuse
+                         * by name: leaving the unit out would attach the image without it. */
+                        if (!unit_name_is_portable_type(e[i].name) || S_ISDIR(e[i].mode))
                                 continue;
                         if (S_ISLNK(e[i].mode) && e[i].link_target && streq(e[i].link_target, "/dev/null"))
                                 continue; /* masked inside the image */
@@ -325,9 +328,11 @@ static int read_unit(PortableImageSet *s, PortableUnit *u, GraftError *err) {
         if (r == -EFBIG)
                 return graft_error_set(err, r, GRAFT_ERROR_BAD_IMAGE, "unit %s in image %s is larger than %d bytes",
                                        u->name, img->path, UNIT_FILE_MAX);
-        if (r < 0)
+        if (r < 0) {
+                (void) graft_error_prefix(err, r, "unit %s in image %s", u->name, img->path);
                 return graft_error_set(err, r, GRAFT_ERROR_BAD_IMAGE, "cannot read unit %s in image %s: %s", u->name,
                                        img->path, strerror(-r));
+        }
         if (memchr(u->content, 0, u->size))
                 return graft_error_set(err, -EBADMSG, GRAFT_ERROR_BAD_IMAGE,
                                        "unit %s in image %s is not a text file", u->name, img->path);
@@ -427,6 +432,14 @@ int portable_unit_link_source(const char *root, const PortableImageSet *s, const
         if (fd < 0)
                 return graft_error_set(err, fd, GRAFT_ERROR_BAD_IMAGE, "cannot open unit %s in image %s: %s", u->name,
                                        img->path, strerror(-fd));
+        /* systemd would read what the link leads to: only ever a regular file. */
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO, "cannot stat unit %s in image %s: %m",
+                                       u->name, img->path);
+        int r = stat_check_type(&st, 0, u->image_path, GRAFT_ERROR_BAD_IMAGE, err);
+        if (r < 0)
+                return graft_error_prefix(err, r, "unit %s in image %s", u->name, img->path);
         char proc[64], buf[PATH_MAX];
         snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
         ssize_t n = readlink(proc, buf, sizeof buf - 1);
@@ -436,7 +449,7 @@ int portable_unit_link_source(const char *root, const PortableImageSet *s, const
         buf[n] = 0;
         /* systemd reads the unit through the link whenever it loads it: nobody but root may be able
          * to change the file, or a directory on its way, in the meantime. */
-        int r = path_check_trusted(buf, "unit", err);
+        r = path_check_trusted(buf, "unit", err);
         if (r < 0)
                 return r;
         char *p = path_strip_root(root, buf);

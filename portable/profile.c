@@ -134,14 +134,38 @@ int profile_find(const char *root, const char *name_or_path, Profile *ret, Graft
         return 0;
 }
 
-static int check_profile_file(int fd, GraftError *err) {
-        char proc[64], real[PATH_MAX];
-        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-        ssize_t n = readlink(proc, real, sizeof real - 1);
-        if (n < 0)
-                return negative_errno();
-        real[n] = 0;
-        return path_check_trusted(real, "profile", err);
+/* The drop-in becomes a root service's sandbox (copied, or linked for systemd to read at every
+ * load): nobody but root may be able to change the file or a directory on its way, wherever it
+ * lies, also where a profile directory's entry links elsewhere. The way is the one the descriptor
+ * was opened through; when a mount on it went away meanwhile (an extension unmerged from /usr
+ * lazily), the kernel names it relative to the detached mount, and the file is opened again.
+ * Returns the descriptor, -ENOENT (no such file, no error record) or a refusal. */
+#define PROFILE_OPEN_TRIES 4
+
+static int open_checked(const FileOpen *how, GraftError *err) {
+        for (unsigned attempt = 1;; attempt++) {
+                _cleanup_close_ int fd = file_open(how, err);
+                if (fd < 0)
+                        return fd;
+                char proc[64], real[PATH_MAX];
+                snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+                ssize_t n = readlink(proc, real, sizeof real - 1);
+                if (n < 0)
+                        return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO, "cannot resolve profile %s: %m",
+                                               how->display);
+                real[n] = 0;
+                _cleanup_graft_error_ GraftError e = GRAFT_ERROR_INIT;
+                int r = path_check_trusted(real, "profile", &e);
+                if (r >= 0)
+                        return TAKE_FD(fd);
+                if ((r != -ENOENT && r != -EXDEV) || attempt >= PROFILE_OPEN_TRIES) {
+                        if (err && !err->name) {
+                                *err = e;
+                                e = GRAFT_ERROR_INIT;
+                        }
+                        return r == -ENOENT ? -EIO : r; /* -ENOENT means "no such profile file" */
+                }
+        }
 }
 
 int profile_read(const char *root, const Profile *p, const char *unit_type, char **ret_content, size_t *ret_size,
@@ -156,29 +180,25 @@ int profile_read(const char *root, const Profile *p, const char *unit_type, char
         if (!path)
                 return -ENOMEM;
 
-        _cleanup_close_ int fd = -EBADF;
+        _cleanup_close_ int root_fd = -EBADF;
         if (p->in_root) {
-                _cleanup_close_ int root_fd = portable_root_open(root, err);
+                root_fd = portable_root_open(root, err);
                 if (root_fd < 0)
                         return root_fd;
-                fd = open_in_root(root_fd, path, O_RDONLY | O_NOCTTY, 0);
-        } else {
-                fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
-                if (fd < 0)
-                        fd = negative_errno();
         }
+        _cleanup_free_ char *shown = p->in_root ? path_prefix_root(root, path) : strdup(path), *content = NULL;
+        if (!shown)
+                return -ENOMEM;
+        size_t size = 0;
+        /* Opened so that a FIFO or device is refused by name, unopened. */
+        _cleanup_close_ int fd = open_checked(&(FileOpen) { .dir_fd = p->in_root ? root_fd : AT_FDCWD, .path = path,
+                                                            .in_root = p->in_root, .display = shown },
+                                              err);
         if (fd == -ENOENT)
                 return 0;
-        _cleanup_free_ char *shown = p->in_root ? path_prefix_root(root, path) : strdup(path), *content = NULL;
-        size_t size = 0;
-        /* The drop-in becomes a root service's sandbox (copied, or linked for systemd to read at
-         * every load): nobody but root may be able to change the file or a directory on its way,
-         * wherever it lies — also where a profile directory's entry links elsewhere. */
-        int r = fd < 0 ? fd : check_profile_file(fd, err);
-        if (r < 0 && graft_error_is_set(err))
-                return r;
-        if (r >= 0)
-                r = read_full_fd(fd, PROFILE_FILE_MAX, &content, &size);
+        if (fd < 0 && graft_error_is_set(err))
+                return fd;
+        int r = fd < 0 ? fd : read_full_fd(fd, PROFILE_FILE_MAX, &content, &size);
         if (r < 0)
                 return graft_error_set(err, r, GRAFT_ERROR_IO, "cannot read profile %s: %s", strna(shown), strerror(-r));
         *ret_content = TAKE_PTR(content);

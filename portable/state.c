@@ -49,11 +49,11 @@ static int load_unit(int dir_fd, const char *dir, const char *entry, bool runtim
         _cleanup_free_ char *rel = path_join(entry, PORTABLE_DROPIN_NAME), *text = NULL;
         if (!rel)
                 return -ENOMEM;
-        _cleanup_close_ int fd = openat(dir_fd, rel, O_RDONLY | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
-                return 0;
+        /* Whatever cannot be read as a file of ours (a FIFO, a device, a symlink: refused unopened)
+         * is not a marker. */
         size_t size;
-        if (read_full_fd(fd, DROPIN_MAX, &text, &size) < 0)
+        if (file_read(&(FileOpen) { .dir_fd = dir_fd, .path = rel, .nofollow = true }, DROPIN_MAX, &text, &size,
+                      NULL) < 0)
                 return 0;
         AttachedUnit u = { .runtime = runtime };
         int r = portable_marker_parse(text, size, &u.marker);

@@ -232,6 +232,8 @@ static int run(int (*op)(const SysextOptions *, SysextResult *, GraftError *), c
         int r = op(&arg_options, &res, &e);
         if (r < 0)
                 return fail(&e, r, what);
+        if (res.recovery)
+                log_warning("recovered first: %s", res.recovery);
 
         if (res.plan) {
                 log_discovery_skipped(res.plan->discovery_skipped);

@@ -61,7 +61,7 @@ static void help(void) {
                "  -q --quiet             Print only errors\n"
                "  -v --verbose           Also say how each image is mounted and checked\n\n"
                "Exit status: 0 ok, 1 failure, 2 usage, 9 merged but some images skipped,\n"
-               "10 merged already (use refresh).\n"
+               "10 merged already (use refresh), or another operation held the lock too long.\n"
                "See sextctl(1).\n",
                program_invocation_short_name, confext ? "configuration" : "system",
                confext ? "/etc" : "/usr and /opt");
@@ -167,6 +167,10 @@ static int connect_graftd(void) {
         return 0;
 }
 
+static void on_lock_wait(const char *holder, void *userdata) {
+        log_info("Waiting for another operation to finish: %s.", holder);
+}
+
 int main(int argc, char **argv) {
         static const Verb verbs[] = {
                 { "status", VERB_ANY, 1, VERB_DEFAULT, verb_status },
@@ -181,6 +185,7 @@ int main(int argc, char **argv) {
         if (strstr(program_invocation_short_name, "confext"))
                 arg_options.class = IMAGE_CLASS_CONFEXT;
 
+        arg_options.on_lock_wait = on_lock_wait;
         int r = parse_argv(argc, argv);
         if (r <= 0)
                 return r < 0 ? EXIT_USAGE : EXIT_OK;

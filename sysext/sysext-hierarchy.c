@@ -131,7 +131,8 @@ int sysext_path_is_merged(ImageClass class, const char *path, dev_t *ret_dev) {
         if (!f)
                 return -ENOMEM;
         int r = read_full_file_at(AT_FDCWD, f, 64, &text, NULL);
-        if (r == -ENOENT || r == -ENOTDIR)
+        /* No file (or, refused unopened, something else than a file): not a merge of ours. */
+        if (r == -ENOENT || r == -ENOTDIR || r == -EISDIR || r == -EBADFD)
                 return 0;
         if (r < 0)
                 return r;
@@ -187,7 +188,7 @@ int sysext_hierarchy_read(ImageClass class, const char *root, const char *path, 
                 _cleanup_free_ char *text = NULL;
                 if (!f)
                         return -ENOMEM;
-                r = read_full_file_at(AT_FDCWD, f, METADATA_FILE_MAX, &text, NULL);
+                r = file_read(&(FileOpen) { .dir_fd = AT_FDCWD, .path = f }, METADATA_FILE_MAX, &text, NULL, err);
                 if (r < 0 && r != -ENOENT)
                         return graft_error_set(err, r, GRAFT_ERROR_IO, "cannot read %s: %s", f, strerror(-r));
                 h.extensions = strv_split(strempty(text), "\n");
@@ -211,7 +212,7 @@ void sysext_status_done(SysextStatus *s) {
         *s = (SysextStatus) {};
 }
 
-int sysext_status(const SysextOptions *o, SysextStatus *ret, GraftError *err) {
+int sysext_status_current(const SysextOptions *o, SysextStatus *ret, GraftError *err) {
         _cleanup_strv_free_ char **hier = NULL;
         int r = sysext_hierarchies(o, &hier, err);
         if (r < 0)

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/syscall.h>
 
+#include "fault.h"
+#include "op-lock.h"
 #include "sysext.h"
 
 #ifndef MOVE_MOUNT_BENEATH
@@ -59,6 +61,80 @@ int sysext_path_is_merged(ImageClass class, const char *path, dev_t *ret_dev);
 
 /* The staging directory root/run/graft/{sysext,confext}, created if missing, as a path. */
 int sysext_staging_dir(ImageClass class, const char *root, char **ret, GraftError *err);
+
+/* Runs fn in a thread that has a private mount namespace of its own (propagation private too):
+ * what it mounts or unmounts is seen by nobody else and vanishes with it. */
+int sysext_in_private_namespace(int (*fn)(void *userdata, GraftError *err), void *userdata, GraftError *err);
+
+/* The merges on a hierarchy, top first (at most SYSEXT_STACK_MAX: more is -ELOOP). */
+#define SYSEXT_STACK_MAX 16
+typedef struct SysextStack {
+        dev_t dev[SYSEXT_STACK_MAX];
+        size_t n;
+} SysextStack;
+
+/* In a private namespace: unmounts every merge on path, recording each (ret may be NULL), so that
+ * path shows the host's hierarchy as it is below them. */
+int sysext_unstack_here(ImageClass class, const char *path, SysextStack *ret, GraftError *err);
+/* From anywhere: what sysext_unstack_here() would find, the hierarchy left as it is. */
+int sysext_stack_read(ImageClass class, const char *path, SysextStack *ret, GraftError *err);
+
+/* Detaches the top mount of path. */
+int sysext_detach(const char *path, GraftError *err);
+/* Detaches merges from path until none is left (a stack, too), passing fault point fault after
+ * each. */
+int sysext_detach_all(ImageClass class, const char *path, const char *fault, GraftError *err);
+
+/* Status as it is, without the recovery sysext_status() may do first. */
+int sysext_status_current(const SysextOptions *o, SysextStatus *ret, GraftError *err);
+
+/* The operation lock of o's class and root ("sysext" or "confext"), waiting as o says; what: the
+ * verb, for the holder's line. */
+int sysext_lock(const SysextOptions *o, const char *what, bool no_wait, OpLock *ret, GraftError *err);
+
+/* With the lock held: finishes or undoes what a holder that died left (see sysext-recover.c), and
+ * collapses stacked merges on the hierarchies. allow_redo: an interrupted refresh may be finished
+ * by refreshing again (not when recovering from a refresh that just failed: it would fail the
+ * same way); without, such a record stays for the next command and this fails. *ret_note (may be
+ * NULL): what was done, NULL if nothing. */
+int sysext_recover_locked(const SysextOptions *o, const OpLock *lock, bool allow_redo, char **ret_note,
+                          GraftError *err);
+
+/* refresh, with the lock held and recovery done (recovery redoes an interrupted refresh with it). */
+int sysext_refresh_locked(const SysextOptions *o, const OpLock *lock, SysextResult *ret, GraftError *err);
+
+/* The record of a change in progress, kept next to the lock (op_lock_intent_write()): which
+ * operation, with which options, and for each hierarchy the merge it had (old) and the one it is
+ * to have (target); 0: none. Device numbers of overlays are unique while they are mounted, and
+ * the record is of this boot only (/run, and boot_id), so they identify the merges. */
+typedef enum SysextOp {
+        SYSEXT_OP_MERGE,
+        SYSEXT_OP_REFRESH,
+        SYSEXT_OP_UNMERGE,
+        _SYSEXT_OP_MAX,
+} SysextOp;
+
+typedef struct SysextIntent {
+        SysextOp op;
+        char *boot_id;
+        bool force, noexec, no_reload;
+        bool reload;       /* the change asks systemd to reload */
+        bool resumed;      /* a refresh redoing an interrupted one: "old" is no consistent state */
+        char *policy;      /* the image policy given, NULL: the default */
+        char **paths;      /* hierarchies as configured ("/usr") */
+        dev_t *old, *target;
+        size_t n;
+} SysextIntent;
+
+void sysext_intent_done(SysextIntent *i);
+const char *sysext_op_to_string(SysextOp op);
+/* This boot's id (/proc/sys/kernel/random/boot_id), malloc'd. */
+int sysext_boot_id(char **ret);
+int sysext_intent_format(const SysextIntent *i, char **ret);
+/* -EBADMSG with GRAFT_ERROR_IO naming the line for a record that is not one. */
+int sysext_intent_parse(const char *text, SysextIntent *ret, GraftError *err);
+/* Adds one hierarchy. */
+int sysext_intent_add(SysextIntent *i, const char *path, dev_t old, dev_t target);
 
 /* Builds one detached overlay mount per hierarchy (fds[i] = -EBADF where no image ships content),
  * in a private mount namespace: nothing of the staging is ever visible outside. Images that fail

@@ -2,9 +2,13 @@
 /* Owns putting the assembled overlays in place: attaching them (merge), replacing an existing
  * merge atomically (refresh: the new overlay goes beneath the old with MOVE_MOUNT_BENEATH, then
  * the old one is detached), removing them (unmerge), and asking systemd to reload afterwards when
- * an extension wants that. Nothing is replaced before every new overlay is ready. */
+ * an extension wants that. Each change holds the operation lock from before it looks at the
+ * hierarchies until after its last step, recovers first what an earlier holder left, and records
+ * its intent before the first mount move (see sysext-recover.c). Nothing is replaced before every
+ * new overlay is ready. */
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "strv.h"
@@ -38,6 +42,7 @@ void sysext_result_done(SysextResult *r) {
         }
         free(r->hierarchies);
         free(r->reload_error);
+        free(r->recovery);
         *r = (SysextResult) {};
 }
 
@@ -62,27 +67,27 @@ static int result_init(SysextResult *res, const SysextStatus *st) {
         return 0;
 }
 
-static int detach(const char *path, GraftError *err) {
-        if (umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
-                return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO, "cannot unmount %s: %m", path);
-        return 0;
-}
-
 /* Puts overlay fd on path, where a merge exists already (replace) or not. */
 static int attach(int fd, const char *path, bool replace, SysextResult *res, SysextHierarchyResult *h,
                   GraftError *err) {
         if (!replace) {
                 if (sys_move_mount(fd, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH) < 0)
                         return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO, "cannot mount the overlay on %s: %m", path);
+                fault_point("sysext-attached");
                 h->action = SYSEXT_ACTION_MERGED;
                 return 0;
         }
         if (!sysext_compat("no-beneath")) {
                 if (sys_move_mount(fd, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_BENEATH) >= 0) {
                         /* The new overlay is in place below the old one: removing the old one now
-                         * uncovers it, and at no point is the hierarchy without extensions. */
+                         * uncovers it, and at no point is the hierarchy without extensions. Dying
+                         * in between leaves the two stacked; recovery removes the old one. */
+                        fault_point("sysext-beneath");
                         h->action = SYSEXT_ACTION_REPLACED;
-                        return detach(path, err);
+                        int r = sysext_detach(path, err);
+                        if (r >= 0)
+                                fault_point("sysext-old-detached");
+                        return r;
                 }
                 if (errno != EINVAL)
                         return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO,
@@ -94,12 +99,14 @@ static int attach(int fd, const char *path, bool replace, SysextResult *res, Sys
          * and the ready one attached right after; the gap is these two system calls. */
         res->beneath_unsupported = true;
         uint64_t t0 = now_usec();
-        int r = detach(path, err);
+        int r = sysext_detach(path, err);
         if (r < 0)
                 return r;
+        fault_point("sysext-old-detached");
         if (sys_move_mount(fd, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH) < 0)
                 return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO,
                                        "cannot mount the new overlay on %s after removing the old one: %m", path);
+        fault_point("sysext-attached");
         h->gap_usec = now_usec() - t0;
         h->action = SYSEXT_ACTION_SWAPPED;
         return 0;
@@ -147,11 +154,92 @@ static void fill_extensions(const SysextOptions *o, SysextResult *res) {
         }
 }
 
-/* merge (replace = false) and refresh (replace = true). */
-static int merge_or_refresh(const SysextOptions *o, bool replace, SysextResult *ret, GraftError *err) {
+/* The intent record of a change about to begin: per hierarchy the merge there now and the one
+ * to come (the new overlay's device; none where fds has none). 0 when nothing will change (no
+ * record needed), 1 when recorded. resumed: this change redoes an interrupted one, whose "old"
+ * state was no consistent one. */
+static int intent_begin(const SysextOptions *o, const OpLock *lock, SysextOp op, const SysextStatus *st,
+                        const int *fds, bool reload, bool resumed, GraftError *err) {
+        _cleanup_(sysext_intent_done) SysextIntent in = {
+                .op = op, .force = o->force, .noexec = o->noexec, .no_reload = o->no_reload, .reload = reload,
+                .resumed = resumed,
+        };
+        bool changes = false;
+        for (size_t i = 0; i < st->n_hierarchies; i++) {
+                const SysextHierarchy *h = &st->hierarchies[i];
+                struct stat sb;
+                dev_t target = fds && fds[i] >= 0 && fstat(fds[i], &sb) >= 0 ? sb.st_dev : 0;
+                dev_t old = h->merged ? h->dev : 0;
+                changes = changes || target != 0 || old != 0;
+                if (sysext_intent_add(&in, h->path, old, target) < 0)
+                        return -ENOMEM;
+        }
+        if (!changes)
+                return 0;
+        int r = sysext_boot_id(&in.boot_id);
+        if (r < 0)
+                return graft_error_set(err, r, GRAFT_ERROR_IO, "cannot read the boot id: %s", strerror(-r));
+        if (o->policy && !(in.policy = image_policy_to_string(o->policy)))
+                return -ENOMEM;
+        _cleanup_free_ char *text = NULL;
+        if (sysext_intent_format(&in, &text) < 0)
+                return -ENOMEM;
+        r = op_lock_intent_write(lock, text, err);
+        if (r < 0)
+                return r;
+        fault_point("sysext-intent-written");
+        return 1;
+}
+
+static int intent_end(const OpLock *lock, GraftError *err) {
+        int r = op_lock_intent_remove(lock, err);
+        if (r >= 0)
+                fault_point("sysext-intent-removed");
+        return r;
+}
+
+/* The mount moves, once every overlay is ready. */
+static int commit(const SysextStatus *st, int *fds, SysextResult *res, GraftError *err) {
+        for (size_t i = 0; i < res->n_hierarchies; i++) {
+                SysextHierarchyResult *h = &res->hierarchies[i];
+                int fd = fds ? fds[i] : -EBADF, r = 0;
+                if (fd >= 0)
+                        r = attach(fd, h->resolved, st->hierarchies[i].merged, res, h, err);
+                else if (st->hierarchies[i].merged) {
+                        r = sysext_detach(h->resolved, err);
+                        if (r >= 0)
+                                fault_point("sysext-detached");
+                        h->action = SYSEXT_ACTION_UNMERGED;
+                }
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* A change that failed half way through its mount moves (not a crash: a system call refused) is
+ * recovered at once, while the lock is still held, so that its error is the only trace; what
+ * cannot be done now (a refresh is not redone: it would fail the same way) is left recorded. */
+static int commit_failed(const SysextOptions *o, const OpLock *lock, int r, GraftError *err) {
+        GraftError e = GRAFT_ERROR_INIT;
+        if (sysext_recover_locked(o, lock, false, NULL, &e) < 0 && err && err->message) {
+                char *m = NULL;
+                if (asprintf(&m, "%s; left half done (%s): the next sextctl command finishes it", err->message,
+                             e.message ?: strerror(-e.error)) >= 0) {
+                        free(err->message);
+                        err->message = m;
+                }
+        }
+        graft_error_done(&e);
+        return r;
+}
+
+/* merge (replace = false) and refresh (replace = true), with the lock held and recovery done. */
+static int merge_or_refresh_locked(const SysextOptions *o, const OpLock *lock, bool replace, bool resumed,
+                                   SysextResult *ret, GraftError *err) {
         _cleanup_(sysext_status_done) SysextStatus st = {};
         _cleanup_(sysext_result_done) SysextResult res = {};
-        int r = sysext_status(o, &st, err);
+        int r = sysext_status_current(o, &st, err);
         if (r < 0)
                 return r;
         r = result_init(&res, &st);
@@ -176,20 +264,14 @@ static int merge_or_refresh(const SysextOptions *o, bool replace, SysextResult *
                         return r;
         }
 
-        /* Everything is ready: from here on only mount moves. */
-        for (size_t i = 0; i < res.n_hierarchies; i++) {
-                SysextHierarchyResult *h = &res.hierarchies[i];
-                int fd = fds ? fds[i] : -EBADF;
-                if (fd >= 0) {
-                        r = attach(fd, h->resolved, st.hierarchies[i].merged, &res, h, err);
-                        if (r < 0)
-                                break;
-                } else if (st.hierarchies[i].merged) {
-                        r = detach(h->resolved, err);
-                        if (r < 0)
-                                break;
-                        h->action = SYSEXT_ACTION_UNMERGED;
-                }
+        /* Everything is ready: from here on only mount moves, recorded first. */
+        bool wants_reload = plan_wants_reload(res.plan) || old_wants_reload;
+        r = intent_begin(o, lock, replace ? SYSEXT_OP_REFRESH : SYSEXT_OP_MERGE, &st, fds, wants_reload, resumed, err);
+        bool recorded = r > 0;
+        if (recorded) {
+                r = commit(&st, fds, &res, err);
+                if (r < 0)
+                        r = commit_failed(o, lock, r, err);
         }
         for (size_t i = 0; fds && i < res.n_hierarchies; i++)
                 safe_close(fds[i]);
@@ -197,43 +279,87 @@ static int merge_or_refresh(const SysextOptions *o, bool replace, SysextResult *
                 return r;
 
         fill_extensions(o, &res);
-        maybe_reload(o, plan_wants_reload(res.plan) || old_wants_reload, &res);
+        maybe_reload(o, wants_reload, &res);
+        /* Removed only now: dying before the reload leaves it to recovery. */
+        r = recorded ? intent_end(lock, err) : 0;
+        if (r < 0)
+                return r;
         *ret = res;
         res = (SysextResult) {};
         return 0;
 }
 
+int sysext_refresh_locked(const SysextOptions *o, const OpLock *lock, SysextResult *ret, GraftError *err) {
+        return merge_or_refresh_locked(o, lock, true, true, ret, err);
+}
+
+static int unmerge_locked(const SysextOptions *o, const OpLock *lock, SysextResult *ret, GraftError *err);
+
+/* Takes the lock and recovers (what recovery did: *ret_note). */
+static int begin(const SysextOptions *o, const char *verb, OpLock *lock, char **ret_note, GraftError *err) {
+        int r = sysext_lock(o, verb, false, lock, err);
+        if (r < 0)
+                return r;
+        fault_point("sysext-locked");
+        return sysext_recover_locked(o, lock, true, ret_note, err);
+}
+
+static int change(const SysextOptions *o, SysextOp op, SysextResult *ret, GraftError *err) {
+        _cleanup_(op_lock_release) OpLock lock = OP_LOCK_INIT;
+        _cleanup_free_ char *note = NULL;
+        int r = begin(o, sysext_op_to_string(op), &lock, &note, err);
+        if (r < 0)
+                return r;
+        SysextResult res = {};
+        r = op == SYSEXT_OP_UNMERGE ? unmerge_locked(o, &lock, &res, err)
+                                    : merge_or_refresh_locked(o, &lock, op == SYSEXT_OP_REFRESH, false, &res, err);
+        if (r < 0)
+                return r;
+        res.recovery = TAKE_PTR(note);
+        *ret = res;
+        return 0;
+}
+
 int sysext_merge(const SysextOptions *o, SysextResult *ret, GraftError *err) {
-        return merge_or_refresh(o, false, ret, err);
+        return change(o, SYSEXT_OP_MERGE, ret, err);
 }
 
 int sysext_refresh(const SysextOptions *o, SysextResult *ret, GraftError *err) {
-        return merge_or_refresh(o, true, ret, err);
+        return change(o, SYSEXT_OP_REFRESH, ret, err);
 }
 
-int sysext_unmerge(const SysextOptions *o, SysextResult *ret, GraftError *err) {
+static int unmerge_locked(const SysextOptions *o, const OpLock *lock, SysextResult *ret, GraftError *err) {
         _cleanup_(sysext_status_done) SysextStatus st = {};
         _cleanup_(sysext_result_done) SysextResult res = {};
-        int r = sysext_status(o, &st, err);
+        int r = sysext_status_current(o, &st, err);
         if (r < 0)
                 return r;
         r = result_init(&res, &st);
         if (r < 0)
                 return r;
         bool wants_reload = status_wants_reload(o, &st);
-        for (size_t i = 0; i < st.n_hierarchies; i++) {
+        r = intent_begin(o, lock, SYSEXT_OP_UNMERGE, &st, NULL, wants_reload, false, err);
+        if (r < 0)
+                return r;
+        bool recorded = r > 0;
+        for (size_t i = 0; recorded && i < st.n_hierarchies; i++) {
                 if (!st.hierarchies[i].merged)
                         continue;
-                /* A merge stacked on another (a crashed tool's leftovers) is removed whole. */
-                for (unsigned k = 0; k < 16 && sysext_path_is_merged(o->class, st.hierarchies[i].resolved, NULL) > 0; k++) {
-                        r = detach(st.hierarchies[i].resolved, err);
-                        if (r < 0)
-                                return r;
-                }
+                /* A merge stacked on another (another tool's doing) is removed whole. */
+                int k = sysext_detach_all(o->class, st.hierarchies[i].resolved, "sysext-detached", err);
+                if (k < 0)
+                        return commit_failed(o, lock, k, err);
                 res.hierarchies[i].action = SYSEXT_ACTION_UNMERGED;
         }
         maybe_reload(o, wants_reload, &res);
+        r = recorded ? intent_end(lock, err) : 0;
+        if (r < 0)
+                return r;
         *ret = res;
         res = (SysextResult) {};
         return 0;
+}
+
+int sysext_unmerge(const SysextOptions *o, SysextResult *ret, GraftError *err) {
+        return change(o, SYSEXT_OP_UNMERGE, ret, err);
 }

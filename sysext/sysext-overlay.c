@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Owns assembling the new overlays, complete, before anything is replaced. The work runs in a
- * thread that has its own mount namespace (unshare(CLONE_NEWNS) applies to the calling thread
- * only), so the staging tmpfs, the image mounts and the host hierarchy as it is below an existing
- * merge are never visible to anybody else. Each overlay is created detached (fsopen/fsmount) and
- * handed back as a file descriptor; overlayfs keeps private clones of its layers, so everything
- * stays alive after the thread and its namespace are gone, and goes away with the overlay. */
-#include <pthread.h>
-#include <sched.h>
+ * thread that has its own mount namespace (sysext_in_private_namespace()), so the staging tmpfs,
+ * the image mounts and the host hierarchy as it is below an existing merge are never visible to
+ * anybody else. Each overlay is created detached (fsopen/fsmount) and handed back as a file
+ * descriptor; overlayfs keeps private clones of its layers, so everything stays alive after the
+ * thread and its namespace are gone, and goes away with the overlay. A crash at any point here
+ * leaves nothing: the namespace and its mounts go with the process, the loop devices are
+ * autoclear, and the only thing on disk is the (empty) staging directory. */
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -19,8 +19,6 @@
 #include "strv.h"
 #include "sysext-internal.h"
 
-#define MAX_UNSTACK 16
-
 typedef struct Build {
         const SysextOptions *o;
         SysextPlan *plan;
@@ -28,7 +26,6 @@ typedef struct Build {
         char *staging;
         int *fds;
         GraftError *err;
-        int r;
 } Build;
 
 static bool noexec(const Build *b) {
@@ -88,6 +85,7 @@ static int mount_images(Build *b) {
                 if (r >= 0) {
                         free(img->mounted_via);
                         img->mounted_via = TAKE_PTR(m.how);
+                        fault_point("sysext-image-mounted");
                 }
                 image_mount_done(&m);
                 if (r < 0) {
@@ -102,21 +100,6 @@ static int mount_images(Build *b) {
                 }
         }
         return 0;
-}
-
-/* The host's hierarchy as it is below any merge: in this private namespace we may unmount the
- * merges (ours or systemd's) without anybody else noticing. */
-static int unstack(Build *b, const char *path) {
-        for (unsigned i = 0; i < MAX_UNSTACK; i++) {
-                int r = sysext_path_is_merged(b->o->class, path, NULL);
-                if (r <= 0)
-                        return r;
-                if (umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
-                        return graft_error_set(b->err, negative_errno(), GRAFT_ERROR_IO,
-                                               "cannot look below the merge on %s: %m", path);
-        }
-        return graft_error_set(b->err, -ELOOP, GRAFT_ERROR_IO, "%s carries more than %d merges on top of each other",
-                               path, MAX_UNSTACK);
 }
 
 static int dir_is_empty(const char *path) {
@@ -252,7 +235,9 @@ static int build_hierarchy(Build *b, size_t hi) {
         const char *host = b->resolved[hi];
         if (isempty(host))
                 return 0; /* the host has no such directory: nothing to merge onto */
-        int r = unstack(b, host);
+        /* The host's hierarchy as it is below any merge: in this private namespace we may unmount
+         * the merges (ours or systemd's) without anybody else noticing. */
+        int r = sysext_unstack_here(b->o->class, host, NULL, b->err);
         if (r < 0)
                 return r;
 
@@ -295,34 +280,25 @@ static int build_hierarchy(Build *b, size_t hi) {
         if (r < 0)
                 return r;
         b->fds[hi] = TAKE_FD(fd);
+        fault_point("sysext-overlay-created");
         return 0;
 }
 
-static void *build_thread(void *userdata) {
+static int build_here(void *userdata, GraftError *err) {
         Build *b = userdata;
-        if (unshare(CLONE_NEWNS) < 0) {
-                b->r = graft_error_set(b->err, negative_errno(), GRAFT_ERROR_IO, "cannot create a private mount namespace: %m");
-                return NULL;
-        }
-        /* Nothing done here may propagate back to the namespace we came from. */
-        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
-                b->r = graft_error_set(b->err, negative_errno(), GRAFT_ERROR_IO, "cannot make the mount namespace private: %m");
-                return NULL;
-        }
-        if (mount("tmpfs", b->staging, "tmpfs", MS_NODEV | MS_NOSUID, "mode=0755") < 0) {
-                b->r = graft_error_set(b->err, negative_errno(), GRAFT_ERROR_IO, "cannot mount a staging tmpfs on %s: %m",
+        if (mount("tmpfs", b->staging, "tmpfs", MS_NODEV | MS_NOSUID, "mode=0755") < 0)
+                return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO, "cannot mount a staging tmpfs on %s: %m",
                                        b->staging);
-                return NULL;
-        }
+        fault_point("sysext-staging-mounted");
         _cleanup_free_ char *meta = path_join(b->staging, "meta");
-        if (!meta || mkdir(meta, 0755) < 0) {
-                b->r = meta ? graft_error_set(b->err, negative_errno(), GRAFT_ERROR_IO, "cannot create %s: %m", meta) : -ENOMEM;
-                return NULL;
-        }
-        b->r = mount_images(b);
-        for (size_t hi = 0; b->r >= 0 && b->plan->hierarchies[hi]; hi++)
-                b->r = build_hierarchy(b, hi);
-        return NULL;
+        if (!meta)
+                return -ENOMEM;
+        if (mkdir(meta, 0755) < 0)
+                return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO, "cannot create %s: %m", meta);
+        int r = mount_images(b);
+        for (size_t hi = 0; r >= 0 && b->plan->hierarchies[hi]; hi++)
+                r = build_hierarchy(b, hi);
+        return r;
 }
 
 int sysext_overlays_build(const SysextOptions *o, SysextPlan *plan, int **ret_fds, GraftError *err) {
@@ -350,15 +326,8 @@ int sysext_overlays_build(const SysextOptions *o, SysextPlan *plan, int **ret_fd
         }
         if (r >= 0)
                 r = sysext_staging_dir(o->class, plan->root, &b.staging, err);
-        if (r >= 0) {
-                pthread_t t;
-                if (pthread_create(&t, NULL, build_thread, &b) != 0)
-                        r = graft_error_set(err, -EAGAIN, GRAFT_ERROR_IO, "cannot start the staging thread");
-                else {
-                        pthread_join(t, NULL);
-                        r = b.r;
-                }
-        }
+        if (r >= 0)
+                r = sysext_in_private_namespace(build_here, &b, err);
         free(b.staging);
         if (r < 0) {
                 for (size_t i = 0; i < n; i++)

@@ -24,6 +24,15 @@ typedef struct SysextOptions {
         unsigned n_threads;        /* 0: one per CPU */
         VerifyCache *verify_cache; /* hash trees verified before are not hashed again; NULL: always hash */
         sd_bus *bus;               /* borrowed, for the reload; NULL: connect to the system bus when needed */
+        /* Every change takes the operation lock of its class and root (op-lock.h) and waits for
+         * another holder up to 60 s ($GRAFT_LOCK_TIMEOUT_SEC); then -EBUSY, GRAFT_ERROR_CONFLICT
+         * naming the holder. */
+        const char *lock_who;      /* added to the holder's line ("for uid 1000"); NULL: nothing */
+        void (*on_lock_wait)(const char *holder, void *userdata); /* once, before waiting */
+        void *lock_userdata;
+        /* status: never recover first (graftd answering a caller who may not change anything;
+         * it recovers at start, and every change recovers first). */
+        bool no_recovery;
 } SysextOptions;
 
 /* The hierarchies of a class: $GRAFT_SYSEXT_HIERARCHIES, else $SYSTEMD_SYSEXT_HIERARCHIES (for
@@ -105,8 +114,24 @@ typedef struct SysextStatus {
 
 void sysext_status_done(SysextStatus *s);
 
-/* Reads what is merged on each hierarchy (under o->root; never the host's when a root is given). */
+/* Reads what is merged on each hierarchy (under o->root; never the host's when a root is given).
+ * When a change was interrupted (its intent record is there) and the lock is free, it is
+ * recovered first (sysext_recover(); not with o->no_recovery), so that status never shows half of
+ * a change. */
 int sysext_status(const SysextOptions *o, SysextStatus *ret, GraftError *err);
+
+/* Recovery from a change that was interrupted (SIGKILL, a crash; a power cut takes the mounts and
+ * /run along, so then there is nothing to do): every change records what it is about to do
+ * (ROOT/run/graft/locks/CLASS.intent) before its first visible step and removes the record after
+ * the last. With the record there and the lock free, its holder died half way: an interrupted
+ * merge is undone, an interrupted unmerge finished, an interrupted refresh finished (by
+ * refreshing again when some hierarchy lacks its new merge), or dropped when it had changed
+ * nothing (see sextctl(1), CRASH SAFETY AND CONCURRENCY). Every change does this first, under
+ * the lock, and also collapses stacked merges; graftd and status call this at start. Without a
+ * record it does nothing (and takes no lock); with one the lock is only tried: held, its holder
+ * is alive and finishes its own work (0). 1 when something was recovered, *ret_note (may be
+ * NULL) saying what. Idempotent: recovery interrupted in turn is recovered the same way. */
+int sysext_recover(const SysextOptions *o, char **ret_note, GraftError *err);
 
 typedef enum SysextAction {
         SYSEXT_ACTION_NONE,       /* nothing to merge there, and nothing was merged */
@@ -143,6 +168,7 @@ typedef struct SysextResult {
         SysextReload reload;
         char *reload_error;
         bool beneath_unsupported;           /* the kernel refused MOVE_MOUNT_BENEATH */
+        char *recovery;                     /* what recovery did first (in-process only), NULL: nothing */
 } SysextResult;
 
 void sysext_result_done(SysextResult *r);

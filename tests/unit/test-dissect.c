@@ -406,8 +406,8 @@ TEST(not_an_image) {
         write_file(path, sb, sizeof(sb), 4096);
         expect_refused(path, NULL, -EMEDIUMTYPE, GRAFT_ERROR_BAD_IMAGE, "(found a verity hash area)");
 
-        expect_refused("/dev/null", NULL, -EMEDIUMTYPE, GRAFT_ERROR_BAD_IMAGE,
-                       "/dev/null: not a GPT image, squashfs or erofs file, or directory (not a regular file");
+        expect_refused("/dev/null", NULL, -EBADFD, GRAFT_ERROR_BAD_IMAGE,
+                       "/dev/null is a character device, not a regular file, block device or directory");
 }
 
 TEST(missing) {

@@ -479,12 +479,19 @@ TEST(trust_store_errors) {
         check_load_fails(root, -ENOENT, GRAFT_ERROR_IO, "run/verity.d/escape.crt: No such file or directory");
         ASSERT_EQ(run("rm -f '%s/run/verity.d/escape.crt'", root), 0);
 
-        /* Not a regular file. */
-        ASSERT_EQ(run("mkdir -p '%s/usr/lib/verity.d/dir.crt'", root), 0);
-        ASSERT_TRUE(asprintf(&msg, "trusted certificate %s/usr/lib/verity.d/dir.crt is not a regular file", root) >= 0);
-        check_load_fails(root, -EBADMSG, GRAFT_ERROR_UNTRUSTED, msg);
-        msg = mfree(msg);
-        ASSERT_EQ(run("rmdir '%s/usr/lib/verity.d/dir.crt'", root), 0);
+        /* Not a regular file: refused unopened (a FIFO without a writer would block a reader). */
+        static const struct { const char *make, *what; int r; } odd[] = {
+                { "mkdir", "a directory", -EISDIR },
+                { "mkfifo", "a FIFO", -EBADFD },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(odd); i++) {
+                ASSERT_EQ(run("%s '%s/usr/lib/verity.d/odd.crt'", odd[i].make, root), 0);
+                ASSERT_TRUE(asprintf(&msg, "trusted certificate %s/usr/lib/verity.d/odd.crt is %s, not a regular file",
+                                     root, odd[i].what) >= 0);
+                check_load_fails(root, odd[i].r, GRAFT_ERROR_UNTRUSTED, msg);
+                msg = mfree(msg);
+                ASSERT_EQ(run("rm -r '%s/usr/lib/verity.d/odd.crt'", root), 0);
+        }
 
         /* A verity.d that is not a directory. */
         ASSERT_EQ(run("mkdir -p '%1$s/usr/local/lib' && touch '%1$s/usr/local/lib/verity.d'", root), 0);

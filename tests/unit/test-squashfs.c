@@ -90,8 +90,9 @@ TEST(reader_read_file) {
         ASSERT_ERRNO(squashfs_read_file(r, "/usr/lib", 100, &data, &n, &e), -EISDIR);
         ASSERT_STREQ(e.message, "partition 1: squashfs path /usr/lib is a directory");
         graft_error_done(&e);
-        ASSERT_ERRNO(squashfs_read_file(r, "/fifo", 100, &data, &n, &e), -EINVAL);
-        ASSERT_STREQ(e.message, "partition 1: squashfs path /fifo is not a regular file");
+        ASSERT_ERRNO(squashfs_read_file(r, "/fifo", 100, &data, &n, &e), -EBADFD);
+        ASSERT_STREQ(e.name, GRAFT_ERROR_BAD_IMAGE);
+        ASSERT_STREQ(e.message, "partition 1: squashfs path /fifo is a FIFO, not a regular file");
         graft_error_done(&e);
         ASSERT_ERRNO(squashfs_read_file(r, "/usr/lib/big-text", 1000, &data, &n, &e), -EFBIG);
         ASSERT_STREQ(e.message, "partition 1: squashfs file /usr/lib/big-text is larger than 1000 bytes");

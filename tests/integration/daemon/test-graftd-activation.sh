@@ -22,7 +22,7 @@ name_owned && fail "graftd runs before anyone asked for it"
 "$PCTL" list >"$O/list" || fail "pctl list through an activated graftd failed"
 assert_contains "$O/list" "/var/lib/portables/demo.raw"
 name_owned || fail "graftd was not activated"
-grep -q "ListImages: done in" "$GRAFTD_LOG" || fail "the request did not reach the activated graftd"
+grep -q "ListImages (uid 0): done in" "$GRAFTD_LOG" || fail "the request did not reach the activated graftd"
 pid=$(busctl --system call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus \
         GetConnectionUnixProcessID s org.graft.Manager1 | awk '{ print $2 }')
 "$PCTL" attach demo >/dev/null

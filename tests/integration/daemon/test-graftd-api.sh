@@ -178,9 +178,9 @@ call Manager1 DetachImage st demo 0 >/dev/null
 call Extensions1 Merge sts sysext 0 "" >/dev/null
 gcall_error $E.Conflict "is already merged; use refresh to replace the merge" Extensions1.Merge sysext 0 ""
 call Extensions1 Unmerge st sysext 0 >/dev/null
-rm -rf "$R/run/graft" && echo x >"$R/run/graft"
+rm -rf "$R/run/graft/sysext" && echo x >"$R/run/graft/sysext"
 gcall_error $E.IO "as the staging directory: Not a directory" Extensions1.Merge sysext 0 ""
-rm "$R/run/graft"
+rm "$R/run/graft/sysext"
 # Malformed calls are the bus's business.
 dbus-send --system --print-reply --dest=org.graft.Manager1 /org/graft/Manager1 org.graft.Manager1.GetImageState \
         uint32:1 >"$O/ds" 2>&1 && fail "a call with the wrong signature succeeded"

@@ -79,7 +79,7 @@ P=$PCTL
 S=$SEXTCTL
 state_of_root() { # what the operations here may change: files below etc/ and run/, mounts below $R
         tree_state "$R/etc"
-        tree_state "$R/run" | grep -v '^\./graft' # sysext's staging directory stays, empty
+        tree_state "$R/run" | grep -v -e '^\./graft' -e '  \./graft/' # staging and lock directories stay
         findmnt -rn -o TARGET | grep "^$R" || true
 }
 undo_p() { "$PCTL" --root="$R" detach "$@"; }

@@ -105,7 +105,7 @@ if [[ $(prop Manager1 Operations) == "u 2" ]]; then
         assert_contains "$O/second" "graftd is shutting down; the request was not started"
         wait "$GRAFTD_PID" || fail "graftd exited with an error after SIGTERM"
         GRAFTD_PID=
-        grep -q "Received SIGTERM: finishing 2 operation(s), then exiting." "$GRAFTD_LOG" || fail "SIGTERM not logged"
+        grep -q "Received SIGTERM: finishing 1 operation(s), then exiting." "$GRAFTD_LOG" || fail "SIGTERM not logged"
         assert_eq "$("$PCTL" --root="$R" is-attached big)" attached
         run_expect 1 "" "$PCTL" --root="$R" is-attached demo
 else

@@ -41,11 +41,17 @@ echo "$REFRESHES refreshes in $(((end - start) / 1000000)) ms, none with the fil
 
 # A refresh that fails (here: the staging directory cannot be created) leaves the old merge.
 before=$(dev)
-rm -rf "$r/run/graft"
-mkdir -p "$r/run" && echo x >"$r/run/graft"
-run_expect 1 "cannot use $r/run/graft as the staging directory: Not a directory" "$SEXTCTL" --root="$r" refresh
+rm -rf "$r/run/graft/sysext"
+echo x >"$r/run/graft/sysext"
+run_expect 1 "cannot use $r/run/graft/sysext as the staging directory: Not a directory" "$SEXTCTL" --root="$r" refresh
 assert_eq "$(dev)" "$before" "a failed refresh changed the merge"
 [[ -e $r/usr/share/ext1/file ]] || fail "a failed refresh removed the extensions"
+rm "$r/run/graft/sysext"
+# So does one that cannot take the lock (here: its directory is a file); nothing is touched.
+rm -rf "$r/run/graft"
+echo x >"$r/run/graft"
+run_expect 1 "cannot open the lock directory $r/run/graft: Not a directory" "$SEXTCTL" --root="$r" refresh
+assert_eq "$(dev)" "$before" "a refresh without the lock changed the merge"
 rm "$r/run/graft"
 
 # An image that became unusable is skipped, the others are refreshed; exit 9.
