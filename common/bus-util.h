@@ -13,6 +13,7 @@
 #define GRAFT_BUS_PATH "/org/graft/Manager1"
 #define GRAFT_BUS_PORTABLE_INTERFACE "org.graft.Manager1"
 #define GRAFT_BUS_EXTENSIONS_INTERFACE "org.graft.Extensions1"
+#define GRAFT_BUS_UPDATE_INTERFACE "org.graft.Update1"
 
 /* Changing calls may verify gigabytes and wait for systemd's jobs: no D-Bus default (25 s). */
 #define GRAFT_BUS_CALL_TIMEOUT_USEC (30ULL * 60 * 1000000)

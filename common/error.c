@@ -68,6 +68,7 @@ static const struct {
         { GRAFT_ERROR_IO, EXIT_FAILED },
         { GRAFT_ERROR_INCOMPATIBLE, EXIT_INCOMPATIBLE },
         { GRAFT_ERROR_CONFLICT, EXIT_CONFLICT },
+        { GRAFT_ERROR_UNHEALTHY, EXIT_UNHEALTHY },
 };
 
 int graft_error_exit_code(const GraftError *e, int r) {

@@ -19,6 +19,7 @@
 #define GRAFT_ERROR_IO               "org.graft.Error.IO"
 #define GRAFT_ERROR_INCOMPATIBLE     "org.graft.Error.Incompatible"
 #define GRAFT_ERROR_CONFLICT         "org.graft.Error.Conflict"
+#define GRAFT_ERROR_UNHEALTHY        "org.graft.Error.HealthCheckFailed"
 
 /* Documented exit codes of the graft programs. */
 enum {
@@ -33,6 +34,7 @@ enum {
         EXIT_INCOMPATIBLE = 8, /* the image does not fit this host (release file mismatch) */
         EXIT_PARTIAL = 9,    /* done, but some images were skipped (each reported) */
         EXIT_CONFLICT = 10,  /* refused because of the host's state: already merged, attached, active */
+        EXIT_UNHEALTHY = 11, /* an update failed its health check and was rolled back */
 };
 
 typedef struct GraftError {

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <string.h>
 
+#include "bus-update.h"
 #include "daemon-log.h"
 #include "graft-config.h"
 #include "manager.h"
@@ -130,6 +131,8 @@ int main(int argc, char **argv) {
                 daemon_log(LOG_ERR, "cannot start: %s", strerror(-r));
                 return 1;
         }
+        /* Before serving: a host must not go on running an update whose health was never confirmed. */
+        bus_update_resolve_pending(m);
         r = manager_run(m);
         size_t left = manager_stop(m);
         int code = r < 0 || m->exit_code != 0 ? 1 : 0;

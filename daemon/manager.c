@@ -6,6 +6,7 @@
 #include <string.h>
 #include <systemd/sd-daemon.h>
 
+#include "bus-update.h"
 #include "bus-util.h"
 #include "daemon-log.h"
 #include "manager.h"
@@ -40,6 +41,7 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         operation_queue_free(m->queue);
+        bus_update_free(m->update);
         sd_event_source_disable_unref(m->idle_timer);
         sd_event_source_disable_unref(m->stop_timer);
         sd_bus_flush_close_unref(m->bus);
@@ -174,6 +176,9 @@ static int manager_connect(Manager *m) {
         if (r >= 0)
                 r = sd_bus_add_object_vtable(m->bus, NULL, GRAFT_BUS_PATH, GRAFT_BUS_EXTENSIONS_INTERFACE,
                                              manager_extensions_vtable, m);
+        if (r >= 0)
+                r = sd_bus_add_object_vtable(m->bus, NULL, GRAFT_BUS_PATH, GRAFT_BUS_UPDATE_INTERFACE, manager_update_vtable,
+                                             m);
         if (r >= 0)
                 r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
         if (r >= 0)

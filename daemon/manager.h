@@ -11,6 +11,7 @@
 #include "verify-cache.h"
 
 typedef struct OperationQueue OperationQueue;
+typedef struct BusUpdate BusUpdate;
 
 typedef struct ManagerConfig {
         const char *root;         /* NULL or "/": the host */
@@ -28,6 +29,7 @@ typedef struct Manager {
         char *root;               /* canonical; NULL: the host (systemd is reached over the system bus) */
         VerifyCache *cache;
         OperationQueue *queue;
+        BusUpdate *update;        /* org.graft.Update1's signals (bus-update.c), NULL until used */
         uint64_t idle_usec;
         sd_event_source *idle_timer;
         unsigned n_authorizing;   /* requests waiting for polkit's answer */

@@ -140,6 +140,8 @@ typedef struct PortableImageInfo {
         char *version;
         char *root_hash;   /* recorded at attach (attached images only) */
         char **units;      /* attached units */
+        char *profile;     /* the profile it is attached with (attached images only) */
+        char **extensions; /* the extensions it is attached with (paths; attached images only) */
         PortableState state;
 } PortableImageInfo;
 

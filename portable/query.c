@@ -81,6 +81,8 @@ void portable_image_infos_free(PortableImageInfo *l, size_t n) {
                 free(l[i].version);
                 free(l[i].root_hash);
                 strv_free(l[i].units);
+                free(l[i].profile);
+                strv_free(l[i].extensions);
         }
         free(l);
 }
@@ -118,7 +120,9 @@ static int describe(Context *c, PortableImageInfo *info, const char *link) {
                     strv_extend(&info->units, c->att.units[i].name) < 0)
                         return -ENOMEM;
                 if ((!info->root_hash && m->root_hash && !(info->root_hash = strdup(m->root_hash))) ||
-                    (!info->version && m->version && !(info->version = strdup(m->version))))
+                    (!info->version && m->version && !(info->version = strdup(m->version))) ||
+                    (!info->profile && m->profile && !(info->profile = strdup(m->profile))) ||
+                    (!info->extensions && m->extensions && !(info->extensions = strv_copy(m->extensions))))
                         return -ENOMEM;
         }
         return units_state(c, picked, &info->state);

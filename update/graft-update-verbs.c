@@ -20,10 +20,11 @@ static void on_note(void *userdata, const char *line) {
         log_info("%s", line);
 }
 
-/* The engine, with the warnings of the transfer files said once. */
-static int load(bool offline, UpdateContext **ret, Progress **progress) {
+/* The engine for a component (NULL: sysupdate.d), with the warnings of the transfer files said once. */
+static int load_component(const char *component, bool offline, UpdateContext **ret, Progress **progress) {
         _cleanup_graft_error_ GraftError e = GRAFT_ERROR_INIT;
         UpdateOptions o = arg_options;
+        o.component = component;
         o.on_note = on_note;
         if (progress && (*progress = progress_new("download"))) {
                 o.fetch.progress = progress_report;
@@ -37,17 +38,12 @@ static int load(bool offline, UpdateContext **ret, Progress **progress) {
         return 0;
 }
 
+static int load(bool offline, UpdateContext **ret, Progress **progress) {
+        return load_component(arg_options.component, offline, ret, progress);
+}
+
 static char *flags_to_string(VersionFlags f) {
-        static const struct { VersionFlags flag; const char *name; } names[] = {
-                { VERSION_CURRENT, "current" },     { VERSION_CANDIDATE, "candidate" },
-                { VERSION_INSTALLED, "installed" }, { VERSION_AVAILABLE, "available" },
-                { VERSION_INCOMPLETE, "incomplete" }, { VERSION_PROTECTED, "protected" },
-                { VERSION_BAD, "bad" },             { VERSION_OBSOLETE, "obsolete" },
-        };
-        _cleanup_strv_free_ char **l = NULL;
-        for (size_t i = 0; i < ELEMENTSOF(names); i++)
-                if ((f & names[i].flag) && strv_extend(&l, names[i].name) < 0)
-                        return NULL;
+        _cleanup_strv_free_ char **l = update_version_flags_to_strv(f);
         return l ? strv_join(l, ",") : strdup("-");
 }
 
@@ -119,53 +115,156 @@ int verb_check_new(int argc, char **argv, void *userdata) {
         return EXIT_OK;
 }
 
-static int print_update(const UpdateResult *res) {
-        if (arg_json != JSON_OFF) {
-                _cleanup_json_ struct json_object *j = json_object_new_object();
-                struct json_object *p = json_object_new_array(), *pl = json_object_new_array(),
-                                   *rm = json_object_new_array();
-                if (!j || !p || !pl || !rm) {
-                        json_object_put(p), json_object_put(pl), json_object_put(rm);
-                        return log_oom(), EXIT_FAILED;
-                }
-                STRV_FOREACH(s, res->passed_over)
-                        json_object_array_add(p, json_object_new_string(*s));
-                STRV_FOREACH(s, res->placed)
-                        json_object_array_add(pl, json_object_new_string(*s));
-                STRV_FOREACH(s, res->removed)
-                        json_object_array_add(rm, json_object_new_string(*s));
-                if (json_add_string(j, "version", res->version) < 0 || json_add_string(j, "previous", res->previous) < 0 ||
-                    json_add_bool(j, "changed", !res->already_current && !res->older) < 0 || json_add(j, "passedOver", p) < 0 ||
-                    json_add(j, "placed", pl) < 0 || json_add(j, "removed", rm) < 0 ||
-                    json_add_uint64(j, "bytesFetched", res->bytes_fetched) < 0)
-                        return log_oom(), EXIT_FAILED;
-                json_print(j, arg_json, stdout);
-                return EXIT_OK;
-        }
-        if (arg_quiet)
-                return EXIT_OK;
-        if (res->already_current)
-                printf("Up to date: %s\n", res->previous ?: "nothing installed, nothing available");
-        else if (res->older)
-                printf("Placed %s; %s stays in use (it is newer)\n", res->version, res->previous);
-        else
-                printf("Updated to %s (was %s)\n", res->version, res->previous ?: "none");
-        return EXIT_OK;
+static struct json_object *json_strv(char * const *l) {
+        struct json_object *a = json_object_new_array();
+        STRV_FOREACH(s, a ? l : NULL)
+                json_object_array_add(a, json_object_new_string(*s));
+        return a;
 }
 
-int verb_update(int argc, char **argv, void *userdata) {
+static struct json_object *update_to_json(const char *component, const UpdateResult *res) {
+        _cleanup_json_ struct json_object *j = json_object_new_object();
+        struct json_object *p = json_strv(res->passed_over), *pl = json_strv(res->placed), *rm = json_strv(res->removed);
+        if (!j || !p || !pl || !rm) {
+                json_object_put(p), json_object_put(pl), json_object_put(rm);
+                return NULL;
+        }
+        if (json_add_string(j, "component", component) < 0 || json_add_string(j, "version", res->version) < 0 ||
+            json_add_string(j, "previous", res->previous) < 0 ||
+            json_add_bool(j, "changed", !res->already_current && !res->older) < 0 ||
+            json_add_bool(j, "switched", res->switched) < 0 || json_add_string(j, "resolved", res->resolved) < 0 ||
+            json_add(j, "passedOver", p) < 0 || json_add(j, "placed", pl) < 0 || json_add(j, "removed", rm) < 0 ||
+            json_add_uint64(j, "bytesFetched", res->bytes_fetched) < 0)
+                return NULL;
+        return TAKE_PTR(j);
+}
+
+static void print_update(const char *component, const UpdateResult *res) {
+        if (arg_quiet)
+                return;
+        const char *prefix = component ?: "", *colon = component ? ": " : "";
+        if (res->resolved)
+                printf("%s%sFinished an interrupted update: %s\n", prefix, colon, res->resolved);
+        if (res->already_current)
+                printf("%s%sUp to date: %s\n", prefix, colon, res->previous ?: "nothing installed, nothing available");
+        else if (res->older)
+                printf("%s%sPlaced %s; %s stays in use (it is newer)\n", prefix, colon, res->version, res->previous);
+        else
+                printf("%s%sUpdated to %s (was %s)\n", prefix, colon, res->version, res->previous ?: "none");
+}
+
+/* Updates one component; a JSON result goes to json (an array) when asked for. */
+static int update_one(const char *component, const char *version, bool all, struct json_object *json) {
         _cleanup_(progress_freep) Progress *progress = NULL;
         _cleanup_(update_context_freep) UpdateContext *c = NULL;
-        int r = load(false, &c, &progress);
+        int r = load_component(component, false, &c, &progress);
         if (r != 0)
                 return r;
         _cleanup_graft_error_ GraftError e = GRAFT_ERROR_INIT;
         _cleanup_(update_result_done) UpdateResult res = {};
-        r = update_place(c, argc > 1 ? argv[1] : NULL, &res, &e);
+        r = update_place(c, version, &res, &e);
         progress = progress_free(progress);
-        if (r < 0)
+        if (r < 0) {
+                if (all)
+                        graft_error_prefix(&e, r, "component %s", component ?: "default");
                 return fail(&e, r, "update");
-        return print_update(&res);
+        }
+        if (json) {
+                struct json_object *j = update_to_json(component, &res);
+                if (!j)
+                        return log_oom(), EXIT_FAILED;
+                json_object_array_add(json, j);
+        } else
+                print_update(all ? component ?: "default" : NULL, &res);
+        return EXIT_OK;
+}
+
+/* --all-components: sysupdate.d (when it has transfer files) and every sysupdate.NAME.d. */
+static int all_components(char ***ret) {
+        _cleanup_graft_error_ GraftError e = GRAFT_ERROR_INIT;
+        _cleanup_strv_free_ char **l = NULL, **dirs = NULL;
+        TransferSet s = {};
+        int r = transfer_set_load(arg_options.root, NULL, NULL, &s, &e);
+        if (r >= 0) {
+                transfer_set_done(&s);
+                if (strv_extend(&l, "") < 0)
+                        return log_oom(), EXIT_FAILED;
+        } else if (r != -ENOENT)
+                return fail(&e, r, "reading sysupdate.d");
+        graft_error_done(&e);
+        r = transfer_components(arg_options.root, &dirs, &e);
+        if (r < 0)
+                return fail(&e, r, "components");
+        STRV_FOREACH(d, dirs)
+                if (strv_extend(&l, *d) < 0)
+                        return log_oom(), EXIT_FAILED;
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+int verb_update(int argc, char **argv, void *userdata) {
+        _cleanup_json_ struct json_object *json = arg_json != JSON_OFF ? json_object_new_array() : NULL;
+        if (arg_json != JSON_OFF && !json)
+                return log_oom(), EXIT_FAILED;
+        const char *version = argc > 1 ? argv[1] : NULL;
+        int r;
+        if (!arg_all_components)
+                r = update_one(arg_options.component, version, false, json);
+        else {
+                if (version)
+                        return log_error("update --all-components takes no version"), EXIT_USAGE;
+                _cleanup_strv_free_ char **l = NULL;
+                r = all_components(&l);
+                if (r != 0)
+                        return r;
+                /* Each component is its own update: a failing one does not stop the others. */
+                STRV_FOREACH(comp, l) {
+                        int q = update_one(isempty(*comp) ? NULL : *comp, NULL, true, json);
+                        if (r == EXIT_OK)
+                                r = q;
+                }
+        }
+        if (json && (arg_all_components || r == EXIT_OK)) {
+                struct json_object *out = arg_all_components ? json : json_object_array_get_idx(json, 0);
+                if (out)
+                        json_print(out, arg_json, stdout);
+        }
+        return r;
+}
+
+int verb_resolve(int argc, char **argv, void *userdata) {
+        _cleanup_strv_free_ char **l = NULL;
+        if (arg_all_components) {
+                _cleanup_graft_error_ GraftError e = GRAFT_ERROR_INIT;
+                int r = pending_update_components(arg_options.root, &l, &e);
+                if (r < 0)
+                        return fail(&e, r, "resolve");
+        } else if (strv_extend(&l, arg_options.component ?: "default") < 0)
+                return log_oom(), EXIT_FAILED;
+        int ret = EXIT_OK;
+        size_t done = 0;
+        STRV_FOREACH(comp, l) {
+                const char *component = streq(*comp, "default") ? NULL : *comp;
+                _cleanup_(update_context_freep) UpdateContext *c = NULL;
+                int r = load_component(component, true, &c, NULL);
+                if (r != 0) {
+                        ret = ret ?: r;
+                        continue;
+                }
+                _cleanup_graft_error_ GraftError e = GRAFT_ERROR_INIT;
+                _cleanup_free_ char *what = NULL;
+                r = update_resolve(c, &what, &e);
+                if (r < 0) {
+                        ret = ret ?: fail(&e, r, "resolve");
+                        continue;
+                }
+                if (r > 0 && !arg_quiet)
+                        printf("%s: %s\n", *comp, what);
+                done += r > 0;
+        }
+        if (done == 0 && ret == EXIT_OK && !arg_quiet)
+                log_info("no update was left unfinished");
+        return ret;
 }
 
 int verb_vacuum(int argc, char **argv, void *userdata) {

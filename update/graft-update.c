@@ -17,6 +17,7 @@ bool arg_legend = true;
 bool arg_quiet = false;
 const char *arg_os_release = NULL;
 unsigned arg_instances_max = 0;
+bool arg_all_components = false;
 
 enum {
         ARG_VERSION = 0x100,
@@ -39,7 +40,9 @@ static void help(void) {
                "Commands:\n"
                "  list [VERSION]         List available and installed versions (default)\n"
                "  check-new              Print the version an update would take, if any\n"
-               "  update [VERSION]       Fetch, verify and place the newest (or VERSION)\n"
+               "  update [VERSION]       Fetch, verify, place and switch to the newest (or\n"
+               "                         VERSION), check its health, roll back if it fails\n"
+               "  resolve                Finish an update that was cut short\n"
                "  vacuum                 Remove old versions beyond InstancesMax=\n"
                "  check --os-release=F   Which extensions would not fit a host with F\n"
                "  components             List the components (sysupdate.NAME.d)\n"
@@ -50,6 +53,7 @@ static void help(void) {
                "     --version           Show the package version\n"
                "     --root=DIR          Work on the tree below DIR, not on this host\n"
                "  -C --component=NAME    Use sysupdate.NAME.d instead of sysupdate.d\n"
+               "  -A --all-components    update, resolve: sysupdate.d and every component\n"
                "     --definitions=DIR   Read transfer files from DIR only\n"
                "     --keyring=FILE      OpenPGP keyring for SHA256SUMS.gpg\n"
                "     --verify=BOOL       Override Verify= of the transfer files\n"
@@ -61,7 +65,8 @@ static void help(void) {
                "     --no-legend         Leave out column headers\n"
                "  -q --quiet             Print only errors\n\n"
                "Exit status: 0 ok, 1 failure, 2 usage, 3-8 the check a download failed,\n"
-               "10 conflict (locked, marked bad). See graft-update(8).\n",
+               "10 conflict (locked, marked bad), 11 health check failed (rolled back).\n"
+               "See graft-update(8).\n",
                program_invocation_short_name);
 }
 
@@ -85,6 +90,9 @@ static int parse_option(int c) {
                 return 0;
         case 'C':
                 arg_options.component = optarg;
+                return 0;
+        case 'A':
+                arg_all_components = true;
                 return 0;
         case ARG_DEFINITIONS:
                 arg_options.definitions = optarg;
@@ -131,6 +139,7 @@ static int parse_argv(int argc, char **argv) {
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "root", required_argument, NULL, ARG_ROOT },
                 { "component", required_argument, NULL, 'C' },
+                { "all-components", no_argument, NULL, 'A' },
                 { "definitions", required_argument, NULL, ARG_DEFINITIONS },
                 { "keyring", required_argument, NULL, ARG_KEYRING },
                 { "verify", required_argument, NULL, ARG_VERIFY },
@@ -144,7 +153,7 @@ static int parse_argv(int argc, char **argv) {
                 {}
         };
         int c;
-        while ((c = getopt_long(argc, argv, "hqC:", options, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "hqAC:", options, NULL)) >= 0) {
                 if (c == 'h') {
                         help();
                         return 0;
@@ -156,6 +165,8 @@ static int parse_argv(int argc, char **argv) {
                 if (parse_option(c) < 0)
                         return -EINVAL;
         }
+        if (arg_all_components && (arg_options.component || arg_options.definitions))
+                return log_error("--all-components does not go with --component= or --definitions="), -EINVAL;
         return 1;
 }
 
@@ -164,6 +175,7 @@ int main(int argc, char **argv) {
                 { "list", VERB_ANY, 2, VERB_DEFAULT, verb_list },
                 { "check-new", VERB_ANY, 1, 0, verb_check_new },
                 { "update", VERB_ANY, 2, 0, verb_update },
+                { "resolve", VERB_ANY, 1, 0, verb_resolve },
                 { "vacuum", VERB_ANY, 1, 0, verb_vacuum },
                 { "check", VERB_ANY, 1, 0, verb_check },
                 { "components", VERB_ANY, 1, 0, verb_components },

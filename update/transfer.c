@@ -227,14 +227,18 @@ static int parse_graft_key(ParseState *s, const ConfAssignment *a, GraftError *e
                 }
                 return strv_extend(&t->health_commands, a->value);
         }
-        if (streq(a->key, "HealthUnits"))
+        if (streq(a->key, "HealthUnits")) {
+                t->health_units_set = true;
                 return add_words(s, a, &t->health_units, err);
-        if (streq(a->key, "HealthGraceSec")) {
+        }
+        if (streq(a->key, "HealthGraceSec") || streq(a->key, "HealthTimeoutSec")) {
                 char *end;
                 double sec = strtod(a->value, &end);
                 if (end == a->value || *end || sec < 0 || sec > 86400)
                         return bad_value(a, err, "not a number of seconds (0 … 86400)");
-                t->health_grace_usec = (uint64_t) (sec * 1e6);
+                if (streq(a->key, "HealthTimeoutSec") && sec == 0)
+                        return bad_value(a, err, "a check command needs some time (more than 0 s)");
+                *(streq(a->key, "HealthGraceSec") ? &t->health_grace_usec : &t->health_timeout_usec) = (uint64_t) (sec * 1e6);
                 return 0;
         }
         if (streq(a->key, "ImagePolicy")) {
@@ -403,7 +407,7 @@ int transfer_load(const char *root, const SpecifierContext *spec, const char *pa
                 return -ENOMEM;
         *t = (Transfer) {
                 .verify = true, .instances_max = 2, .mode = 0644, .read_only = -1, .remove_temporary = true,
-                .health_grace_usec = HEALTH_GRACE_USEC_DEFAULT,
+                .health_grace_usec = HEALTH_GRACE_USEC_DEFAULT, .health_timeout_usec = HEALTH_TIMEOUT_USEC_DEFAULT,
         };
         _cleanup_free_ char *base = path_basename(path);
         if (!base || !(t->path = strdup(path)))

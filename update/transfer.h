@@ -67,17 +67,20 @@ typedef struct Transfer {
         /* [X-Graft] */
         UpdateKind kind;       /* resolved: never AUTO after transfer_load() */
         char *image_name;      /* the name graft knows the image by (foo for foo.v/, foo.raw) */
-        char **health_commands;
+        char **health_commands; /* HealthCheck=: shell command lines, in order */
         char **health_units;
+        bool health_units_set;  /* HealthUnits= given (even empty: no units), else the kind's default */
         uint64_t health_grace_usec;
+        uint64_t health_timeout_usec; /* HealthTimeoutSec=: how long one HealthCheck= command may run */
         char *image_policy;    /* string; NULL: the host's default policy */
 } Transfer;
 
 Transfer *transfer_free(Transfer *t);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Transfer *, transfer_free);
 
-/* Default grace period of the health check. */
+/* Default grace period of the health check, and the default time a check command may take. */
 #define HEALTH_GRACE_USEC_DEFAULT (10u * 1000000u)
+#define HEALTH_TIMEOUT_USEC_DEFAULT (60u * 1000000u)
 
 /* Reads one transfer file and the given drop-ins (in order), expands specifiers, checks the
  * result. Errors name the file and line. */

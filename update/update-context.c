@@ -9,6 +9,7 @@
 #include "path-util.h"
 #include "portable.h"
 #include "strv.h"
+#include "update-switch.h"
 #include "update.h"
 #include "version.h"
 
@@ -48,6 +49,20 @@ void update_note(UpdateContext *c, const char *format, ...) {
         (void) strv_consume(&c->notes, line);
 }
 
+char **update_version_flags_to_strv(VersionFlags f) {
+        static const struct { VersionFlags flag; const char *name; } names[] = {
+                { VERSION_CURRENT, "current" },     { VERSION_CANDIDATE, "candidate" },
+                { VERSION_INSTALLED, "installed" }, { VERSION_AVAILABLE, "available" },
+                { VERSION_INCOMPLETE, "incomplete" }, { VERSION_PROTECTED, "protected" },
+                { VERSION_BAD, "bad" },             { VERSION_OBSOLETE, "obsolete" },
+        };
+        _cleanup_strv_free_ char **l = NULL;
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                if ((f & names[i].flag) && strv_extend(&l, names[i].name) < 0)
+                        return NULL;
+        return TAKE_PTR(l);
+}
+
 const UpdateVersion *update_context_find(const UpdateContext *c, const char *version) {
         for (size_t i = 0; i < c->n_versions; i++)
                 if (streq(c->versions[i].version, version))
@@ -79,24 +94,15 @@ static int cmp_version(const void *a, const void *b) {
 
 /* The version a portable service runs: its attached image, if that lives in the target. */
 static int portable_current(const UpdateContext *c, const Transfer *t, char **ret) {
-        PortableOptions po = { .root = c->o.root };
         PortableImageInfo *infos = NULL;
-        size_t n = 0;
-        int r = portable_list(&po, &infos, &n, NULL);
-        if (r < 0)
-                return 0; /* nothing attached that we can see */
-        for (size_t i = 0; i < n && !*ret; i++) {
-                if (infos[i].state == PORTABLE_DETACHED || !infos[i].path)
-                        continue;
-                _cleanup_free_ char *base = path_basename(infos[i].path);
-                size_t dl = strlen(t->target_path);
-                if (!base || strncmp(infos[i].path, t->target_path, dl) != 0 || infos[i].path[dl] != '/')
-                        continue;
-                PatternFields f = {};
-                if (pattern_match_any(t->target_patterns, base, &f) > 0) {
-                        *ret = TAKE_PTR(f.value[PATTERN_VERSION]);
-                        pattern_fields_done(&f);
-                }
+        size_t n = 0, k = 0;
+        if (update_portable_attached(c, t, &infos, &n, &k) == 0)
+                return 0;
+        _cleanup_free_ char *base = path_basename(infos[k].path);
+        PatternFields f = {};
+        if (base && pattern_match_any(t->target_patterns, base, &f) > 0) {
+                *ret = TAKE_PTR(f.value[PATTERN_VERSION]);
+                pattern_fields_done(&f);
         }
         portable_image_infos_free(infos, n);
         return 0;

@@ -13,6 +13,7 @@
 #include "strv.h"
 #include "update-image.h"
 #include "update-stage.h"
+#include "update-switch.h"
 #include "version.h"
 
 void update_result_done(UpdateResult *r) {
@@ -21,6 +22,7 @@ void update_result_done(UpdateResult *r) {
         strv_free(r->passed_over);
         strv_free(r->placed);
         strv_free(r->removed);
+        free(r->resolved);
         *r = (UpdateResult) {};
 }
 
@@ -161,6 +163,9 @@ static int candidates(UpdateContext *c, const char *version, char ***ret, GraftE
         return 0;
 }
 
+/* Stages v, and places it. A version that becomes the one in use is recorded as pending first
+ * (nothing unconfirmed is ever visible without a record a later run can act on); an older one is
+ * placed beside it and nothing else changes. */
 static int try_version(UpdateContext *c, const char *v, UpdateResult *res, GraftError *err) {
         const UpdateVersion *uv = update_context_find(c, v);
         if (!(uv->flags & VERSION_INSTALLED)) {
@@ -174,24 +179,58 @@ static int try_version(UpdateContext *c, const char *v, UpdateResult *res, Graft
                 return r;
         for (size_t i = 0; i < s.n; i++)
                 res->bytes_fetched += s.items[i].fetched;
-        return update_commit_staged(c, &s, &res->placed, err);
+        bool becomes_current = !c->current || version_compare(v, c->current) > 0;
+        if (becomes_current) {
+                PendingUpdate p = { .version = (char *) v, .previous = c->current, .phase = PENDING_PLACING };
+                r = pending_update_save(c->o.root, c->o.component, &p, err);
+                if (r < 0)
+                        return r;
+                fault_point("update-pending");
+        }
+        r = update_commit_staged(c, &s, becomes_current, &res->placed, err);
+        if (r < 0 && becomes_current) {
+                /* Nothing of it ran: put the targets back as they were (else the next run does). */
+                char *what = NULL;
+                if (update_resolve_locked(c, &what, NULL) > 0)
+                        free(what);
+        }
+        return r;
+}
+
+/* Takes the update lock and finishes what an earlier run left pending. */
+static int lock_and_resolve(UpdateContext *c, const char *what, OpLock *lock, char **ret_resolved, GraftError *err) {
+        int r = take_update_lock(c, what, lock, err);
+        if (r < 0)
+                return r;
+        r = update_context_reload_targets(c, err);
+        if (r >= 0)
+                r = update_resolve_locked(c, ret_resolved, err);
+        if (r < 0)
+                op_lock_release(lock);
+        return r;
+}
+
+int update_resolve(UpdateContext *c, char **ret_what, GraftError *err) {
+        OpLock lock = OP_LOCK_INIT;
+        int r = lock_and_resolve(c, "graft-update resolve", &lock, ret_what, err);
+        op_lock_release(&lock);
+        return r;
 }
 
 int update_place(UpdateContext *c, const char *version, UpdateResult *ret, GraftError *err) {
         /* Everything below is decided under the lock, on the targets as they are now. */
         OpLock lock = OP_LOCK_INIT;
-        int r = take_update_lock(c, "graft-update update", &lock, err);
+        _cleanup_free_ char *resolved = NULL;
+        _cleanup_strv_free_ char **cand = NULL;
+        int r = lock_and_resolve(c, "graft-update update", &lock, &resolved, err);
         if (r < 0)
                 return r;
-        _cleanup_strv_free_ char **cand = NULL;
-        r = update_context_reload_targets(c, err);
-        if (r >= 0)
-                r = candidates(c, version, &cand, err);
+        r = candidates(c, version, &cand, err);
         if (r < 0) {
                 op_lock_release(&lock);
                 return r;
         }
-        UpdateResult res = { .previous = c->current ? strdup(c->current) : NULL };
+        UpdateResult res = { .previous = c->current ? strdup(c->current) : NULL, .resolved = TAKE_PTR(resolved) };
         if (!cand || (version && c->current && streq(version, c->current))) {
                 op_lock_release(&lock);
                 res.already_current = true;
@@ -209,9 +248,11 @@ int update_place(UpdateContext *c, const char *version, UpdateResult *ret, Graft
                         graft_error_done(&e);
                         break;
                 }
-                update_note(c, "passed over %s: %s", *v, e.message ?: strerror(-r));
                 (void) strv_extendf(&res.passed_over, "%s: %s", *v, e.message ?: strerror(-r));
                 bool fallback = !version && version_was_at_fault(&e);
+                /* Said here only when an older one is tried next: else the error says it. */
+                if (fallback && v[1])
+                        update_note(c, "passed over %s: %s", *v, e.message ?: strerror(-r));
                 if (!first.name) {
                         first = e;
                         first_r = r;
@@ -219,6 +260,16 @@ int update_place(UpdateContext *c, const char *version, UpdateResult *ret, Graft
                         graft_error_done(&e);
                 if (!fallback)
                         break;
+        }
+        if (res.version && !res.older) {
+                r = update_activate(c, res.version, res.previous, err);
+                if (r < 0) {
+                        op_lock_release(&lock);
+                        graft_error_done(&first);
+                        update_result_done(&res);
+                        return r;
+                }
+                res.switched = true;
         }
         op_lock_release(&lock);
         if (!res.version) {

@@ -254,15 +254,30 @@ static int fsync_dir(const char *dir) {
         return 0;
 }
 
-/* CurrentSymlink= → the placed file (by name when both are in one directory, else by its path
- * inside the root, which discovery resolves inside the root too), replaced atomically. */
-static int update_symlink(UpdateContext *c, const Staged *s, GraftError *err) {
-        const char *cs = s->t->current_symlink;
-        _cleanup_free_ char *parent = strndup(cs, (size_t) (strrchr(cs, '/') - cs));
+static int remove_symlink(const char *link, GraftError *err) {
+        if (unlink(link) < 0 && errno != ENOENT)
+                return graft_error_set(err, -errno, GRAFT_ERROR_IO, "cannot remove %s: %m", link);
+        _cleanup_free_ char *dir = strndup(link, (size_t) (strrchr(link, '/') - link));
+        if (!dir)
+                return -ENOMEM;
+        (void) fsync_dir(dir);
+        fault_point("update-symlink");
+        return 0;
+}
+
+/* CurrentSymlink= → the file (by name when both are in one directory, else by its path inside the
+ * root, which discovery resolves inside the root too), replaced atomically. */
+int update_symlink_set(UpdateContext *c, const Transfer *t, const char *file_name, GraftError *err) {
+        const char *cs = t->current_symlink;
         _cleanup_free_ char *link = path_prefix_root(c->o.root, cs);
-        _cleanup_free_ char *target = streq(strempty(parent), s->t->target_path) ? strdup(s->final_name)
-                                                                                 : path_join(s->t->target_path, s->final_name);
-        if (!parent || !link || !target)
+        if (!link)
+                return -ENOMEM;
+        if (!file_name)
+                return remove_symlink(link, err);
+        _cleanup_free_ char *parent = strndup(cs, (size_t) (strrchr(cs, '/') - cs));
+        _cleanup_free_ char *target = parent && streq(parent, t->target_path) ? strdup(file_name)
+                                                                             : path_join(t->target_path, file_name);
+        if (!parent || !target)
                 return -ENOMEM;
         int r = isempty(parent) ? 0 : make_dirs(c->o.root, parent, err);
         if (r < 0)
@@ -289,7 +304,7 @@ static int update_symlink(UpdateContext *c, const Staged *s, GraftError *err) {
         return 0;
 }
 
-int update_commit_staged(UpdateContext *c, StagedSet *s, char ***placed, GraftError *err) {
+int update_commit_staged(UpdateContext *c, StagedSet *s, bool switch_links, char ***placed, GraftError *err) {
         for (size_t i = 0; i < s->n; i++) {
                 Staged *x = &s->items[i];
                 if (x->already || !x->tmp_name)
@@ -305,9 +320,9 @@ int update_commit_staged(UpdateContext *c, StagedSet *s, char ***placed, GraftEr
                 if (placed && strv_extend(placed, to) < 0)
                         return -ENOMEM;
         }
-        for (size_t i = 0; i < s->n; i++)
+        for (size_t i = 0; switch_links && i < s->n; i++)
                 if (s->items[i].t->current_symlink) {
-                        int r = update_symlink(c, &s->items[i], err);
+                        int r = update_symlink_set(c, s->items[i].t, s->items[i].final_name, err);
                         if (r < 0)
                                 return r;
                 }

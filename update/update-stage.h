@@ -36,6 +36,10 @@ int update_stage(UpdateContext *c, const char *version, char * const *host_relea
 int update_stage_one(UpdateContext *c, size_t i, const char *version, char * const *host_release, Staged *s,
                      GraftError *err);
 
-/* Renames every staged file to its final name (fsyncing the directory each time), then updates
- * CurrentSymlink=s. Paths placed are added to placed. */
-int update_commit_staged(UpdateContext *c, StagedSet *s, char ***placed, GraftError *err);
+/* Renames every staged file to its final name (fsyncing the directory each time), then (with
+ * switch_links: the version becomes the one in use) updates CurrentSymlink=s. Paths placed are
+ * added to placed. */
+int update_commit_staged(UpdateContext *c, StagedSet *s, bool switch_links, char ***placed, GraftError *err);
+
+/* Points t's CurrentSymlink= at file_name in its target directory, atomically; NULL removes it. */
+int update_symlink_set(UpdateContext *c, const Transfer *t, const char *file_name, GraftError *err);

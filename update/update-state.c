@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Owns graft-update's state files (see update-state.h). */
+#include <dirent.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -7,6 +8,7 @@
 
 #include "fileio.h"
 #include "path-util.h"
+#include "strv.h"
 #include "update-state.h"
 
 #define STATE_DIR "/var/lib/graft/update"
@@ -178,6 +180,11 @@ void pending_update_done(PendingUpdate *p) {
         *p = (PendingUpdate) {};
 }
 
+static const char * const phase_names[_PENDING_PHASE_MAX] = {
+        [PENDING_PLACING] = "placing",
+        [PENDING_SWITCHED] = "switched",
+};
+
 int pending_update_load(const char *root, const char *component, PendingUpdate *ret, GraftError *err) {
         _cleanup_free_ char *path = NULL, *text = NULL;
         int r = state_path(root, component, "pending", &path);
@@ -186,19 +193,26 @@ int pending_update_load(const char *root, const char *component, PendingUpdate *
         r = read_state(path, &text, err);
         if (r <= 0)
                 return r;
-        /* "VERSION\nPREVIOUS\n"; PREVIOUS empty when nothing ran before. */
-        char *nl = strchr(text, '\n');
-        if (!nl || nl == text)
+        /* "VERSION\nPREVIOUS\nPHASE\n"; PREVIOUS empty when nothing ran before. A file without the
+         * phase is taken as switched: the cautious reading (a rollback, never a second try). */
+        char *lines[3] = {};
+        char *p = text;
+        for (size_t i = 0; i < ELEMENTSOF(lines) && p && *p; i++) {
+                lines[i] = p;
+                p = strchr(p, '\n');
+                if (p)
+                        *p++ = '\0';
+        }
+        if (isempty(lines[0]))
                 return graft_error_set(err, -EBADMSG, GRAFT_ERROR_IO, "%s is damaged", path);
-        *nl = '\0';
-        char *prev = nl + 1;
-        prev[strcspn(prev, "\n")] = '\0';
-        PendingUpdate p = { .version = strdup(text), .previous = isempty(prev) ? NULL : strdup(prev) };
-        if (!p.version || (!isempty(prev) && !p.previous)) {
-                pending_update_done(&p);
+        PendingUpdate u = { .version = strdup(lines[0]), .previous = isempty(lines[1]) ? NULL : strdup(lines[1]),
+                            .phase = lines[2] && streq(lines[2], phase_names[PENDING_PLACING]) ? PENDING_PLACING
+                                                                                               : PENDING_SWITCHED };
+        if (!u.version || (!isempty(lines[1]) && !u.previous)) {
+                pending_update_done(&u);
                 return -ENOMEM;
         }
-        *ret = p;
+        *ret = u;
         return 1;
 }
 
@@ -207,7 +221,7 @@ int pending_update_save(const char *root, const char *component, const PendingUp
         int r = state_path(root, component, "pending", &path);
         if (r < 0)
                 return r;
-        if (asprintf(&text, "%s\n%s\n", p->version, strempty(p->previous)) < 0)
+        if (asprintf(&text, "%s\n%s\n%s\n", p->version, strempty(p->previous), phase_names[p->phase]) < 0)
                 return -ENOMEM;
         return write_state(root, path, text, err);
 }
@@ -223,5 +237,35 @@ int pending_update_clear(const char *root, const char *component, GraftError *er
         _cleanup_close_ int fd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -EBADF;
         if (fd >= 0)
                 (void) fsync(fd);
+        return 0;
+}
+
+int pending_update_components(const char *root, char ***ret, GraftError *err) {
+        _cleanup_free_ char *dir = path_prefix_root(root, STATE_DIR);
+        if (!dir)
+                return -ENOMEM;
+        _cleanup_strv_free_ char **l = NULL;
+        DIR *d = opendir(dir);
+        if (!d) {
+                if (errno != ENOENT)
+                        return graft_error_set(err, -errno, GRAFT_ERROR_IO, "cannot read %s: %m", dir);
+                *ret = NULL;
+                return 0;
+        }
+        struct dirent *de;
+        int r = 0;
+        while ((de = readdir(d)) && r >= 0) {
+                size_t n = strlen(de->d_name);
+                if (de->d_name[0] == '.' || n <= STRLEN(".pending") || !endswith(de->d_name, ".pending"))
+                        continue;
+                char *c = strndup(de->d_name, n - STRLEN(".pending"));
+                r = c ? strv_consume(&l, c) : -ENOMEM;
+        }
+        closedir(d);
+        if (r < 0)
+                return r;
+        if (l)
+                strv_sort(l);
+        *ret = TAKE_PTR(l);
         return 0;
 }

@@ -9,6 +9,8 @@
  * has it and installed when every target has it. Nothing here prints. */
 #pragma once
 
+#include <systemd/sd-bus.h>
+
 #include "fetch.h"
 #include "resource.h"
 #include "transfer.h"
@@ -24,6 +26,7 @@ typedef struct UpdateOptions {
         FetchOptions fetch;
         unsigned n_threads;       /* image verification; 0: one per CPU */
         VerifyCache *verify_cache;
+        sd_bus *bus;              /* borrowed, to reach systemd on the host; NULL: connect when needed */
         /* A version about to be downloaded, a check, a version passed over: for the CLI's
          * messages and graftd's signals. May be NULL. */
         void (*on_note)(void *userdata, const char *line);
@@ -40,6 +43,9 @@ typedef enum VersionFlags {
         VERSION_OBSOLETE = 1 << 6,   /* older than MinVersion= */
         VERSION_CANDIDATE = 1 << 7,  /* newer than the current one, available, not bad: update takes it */
 } VersionFlags;
+
+/* "current", "candidate", … for the flags set, in that order (NULL when none is, or out of memory). */
+char **update_version_flags_to_strv(VersionFlags f);
 
 typedef struct UpdateVersion {
         char *version;
@@ -84,6 +90,8 @@ typedef struct UpdateResult {
         uint64_t bytes_fetched;
         bool already_current;
         bool older;           /* an explicit version older than the one in use: placed, not used */
+        bool switched;        /* taken into use, and its health check passed */
+        char *resolved;       /* what finishing an update an earlier run left pending did, or NULL */
 } UpdateResult;
 
 void update_result_done(UpdateResult *r);
@@ -91,8 +99,17 @@ void update_result_done(UpdateResult *r);
 /* Downloads (or copies), verifies and places version (NULL: the newest candidate, falling back to
  * the next newer-than-current one when a version fails a check). Retention makes room first. A
  * version that fails is removed, its reason in passed_over; if none could be placed, the newest
- * one's error is returned. Takes the root's "update" lock. */
+ * one's error is returned. A version newer than the one in use is then switched to and its health
+ * checked (update-switch.h); when that fails it is rolled back and marked bad, and the call fails
+ * with GRAFT_ERROR_UNHEALTHY. Takes the root's "update" lock, and first finishes what an earlier
+ * run left pending (update_resolve()). */
 int update_place(UpdateContext *c, const char *version, UpdateResult *ret, GraftError *err);
+
+/* Finishes an update that an earlier run left pending (it was killed, or the host went down): a
+ * placement that never ran is undone; a version that was switched to but never confirmed
+ * healthy is rolled back and marked bad. 0: nothing was pending; 1: resolved, *ret_what says how.
+ * Takes the "update" lock. */
+int update_resolve(UpdateContext *c, char **ret_what, GraftError *err);
 
 /* Retention: removes installed versions beyond InstancesMax= (keep: how many to leave, 0: each
  * transfer's InstancesMax=), oldest first, never the current, a protected or a pending one, and

@@ -56,6 +56,7 @@ assert_contains "$O/pkaction" "description:       Manage portable service images
 assert_contains "$O/pkaction" "implicit any:      auth_admin"
 assert_contains "$O/pkaction" "implicit active:   auth_admin_keep"
 pkaction --action-id org.graft.manage-extensions >/dev/null || fail "polkit does not know org.graft.manage-extensions"
+pkaction --action-id org.graft.update >/dev/null || fail "polkit does not know org.graft.update"
 pkaction --verbose --action-id org.graft.inspect-images >"$O/pkaction" || fail "polkit does not know org.graft.inspect-images"
 assert_contains "$O/pkaction" "implicit active:   auth_admin_keep"
 

@@ -15,8 +15,21 @@ if [[ -z ${GRAFT_TEST_IN_NETNS:-} ]]; then
         exec unshare -n bash -c 'ip link set lo up && exec "$0" "$@"' "$0" "$@"
 fi
 source "$GRAFT_SOURCE_DIR/tests/lib/lib.sh"
+# At exit, before lib.sh's cleanup: the web server and gpg's agent go too (both would outlive the
+# test, in a network namespace nobody can reach any more). The other libraries' exit traps end in
+# cleanup, so this runs whichever of them is last.
+eval "lib_$(declare -f cleanup)"
+cleanup() {
+        local rc=$?
+        stop_server 2>/dev/null
+        [[ -n ${GNUPGHOME:-} ]] && gpgconf --homedir "$GNUPGHOME" --kill gpg-agent 2>/dev/null
+        (exit $rc)
+        lib_cleanup
+}
 
 GRAFT_UPDATE=$GRAFT_BUILD_DIR/update/graft-update
+SEXTCTL=$GRAFT_BUILD_DIR/sysext/sextctl
+PCTL=$GRAFT_BUILD_DIR/portable/pctl
 [[ -x $GRAFT_UPDATE ]] || skip "graft-update is not built"
 need lighttpd gpg gpgv openssl
 [[ -e /usr/lib/lighttpd/mod_openssl.so ]] || skip "lighttpd-mod-openssl is not installed"
@@ -138,6 +151,26 @@ Path=/var/lib/extensions/$name.v
 MatchPattern=${name}_@v.raw
 InstancesMax=3
 TRANSFER
+}
+
+# host_state ROOT: tree_state of the root, but for the device number a merge records (which
+# differs from one merge to the next by nature). Which version is merged shows in the merged /usr.
+host_state() {
+        local s
+        s=$(tree_state "$1")
+        grep -v '/usr/\.systemd-sysext/dev$' <<<"$s" || true
+}
+
+# merged_version ROOT NAME: the version of extension NAME merged on ROOT's /usr ("none").
+merged_version() {
+        cat "$1/usr/share/$2/version" 2>/dev/null || echo none
+}
+
+# unmerge_root ROOT: removes the merges below ROOT (before a test throws the root away).
+unmerge_root() {
+        "$SEXTCTL" --root="$1" unmerge >/dev/null 2>&1 || true
+        local m
+        for m in $(grep -o " $1/[^ ]*" /proc/self/mounts | sort -r); do umount -l "$m" 2>/dev/null || true; done
 }
 
 # installed ROOT NAME: the versions in NAME.v/, one per line, and any hidden file that should not

@@ -13,7 +13,7 @@ BLOB_SIZE=100000 build_ext foo 1
 sign_index
 start_server
 run_expect 0 "" "$GRAFT_UPDATE" --root="$r" update
-before=$(tree_state "$r")
+before=$(host_state "$r")
 
 # A 4 MB version 2, served at 1 MB/s per connection.
 BLOB_SIZE=4000000 build_ext foo 2
@@ -55,8 +55,10 @@ echo "version 2: $size bytes, $fetched fetched by the second connection"
 no_partial "$r" foo
 
 # Back to version 1 only.
+assert_eq "$(merged_version "$r" foo)" 2
 rm "$r/var/lib/extensions/foo.v/foo_2.raw"
-assert_eq "$(tree_state "$r")" "$before"
+"$SEXTCTL" --root="$r" refresh >/dev/null
+assert_eq "$(host_state "$r")" "$before"
 
 # 2. The server dies mid-transfer and stays down: after the retries, nothing partial is left.
 stop_server
@@ -70,7 +72,7 @@ rc=0
 wait $pid || rc=$?
 [[ $rc -eq 1 ]] || { cat "$O/err"; fail "update with the server gone exited $rc, expected 1"; }
 assert_contains "$O/err" "cannot download $URL/foo_2.raw"
-assert_eq "$(tree_state "$r")" "$before" "a failed download changed the host"
+assert_eq "$(host_state "$r")" "$before" "a failed download changed the host"
 no_partial "$r" foo
 
 # 3. The disk fills up while staging: a 1 MB file system for the versions.
@@ -86,10 +88,10 @@ umount "$r/var/lib/extensions/foo.v"
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=other CA" -keyout "$T/o.key" -out "$T/o.crt" 2>/dev/null
 CURL_CA_BUNDLE=$T/o.crt run_expect 1 "cannot download $URL/SHA256SUMS" "$GRAFT_UPDATE" --root="$r" update
 assert_contains "$O/err" "certificate"
-assert_eq "$(tree_state "$r")" "$before"
+assert_eq "$(host_state "$r")" "$before"
 
 # 5. Nobody listening at all.
 stop_server
 run_expect 1 "cannot download $URL/SHA256SUMS" "$GRAFT_UPDATE" --root="$r" --retries=0 update
-assert_eq "$(tree_state "$r")" "$before"
+assert_eq "$(host_state "$r")" "$before"
 echo "ok"

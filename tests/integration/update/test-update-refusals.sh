@@ -32,6 +32,8 @@ sign_index
 build_ext foo 2 # same name, other bytes (new random blob), index not re-signed
 expect_refusal 4 "foo_2.raw: SHA-256"
 assert_contains "$O/err" "which SHA256SUMS lists for it"
+# The only candidate's error is said once (no "passed over" line before it).
+assert_eq "$(grep -c "does not match" "$O/err")" 1 "the error of the only candidate, printed"
 
 # 2. Good checksum, broken verity: a byte of the data partition flipped before the index is made.
 build_ext foo 2
