@@ -157,12 +157,6 @@ static void on_note(void *userdata, const char *line) {
         queue_signal(q->signals, s);
 }
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
-
 static void on_progress(void *userdata, uint64_t done, uint64_t total) {
         UpdateRequest *q = userdata;
         uint64_t now = now_usec();
