@@ -9,6 +9,7 @@
 
 #include "context.h"
 #include "path-util.h"
+#include "portable-measure.h"
 #include "portable-util.h"
 #include "strv.h"
 
@@ -39,6 +40,7 @@ void portable_result_done(PortableResult *r) {
         strv_free(r->started);
         strv_free(r->stopped);
         strv_free(r->restarted);
+        free(r->measure_note);
         *r = (PortableResult) {};
 }
 
@@ -147,6 +149,8 @@ int portable_attach(const PortableOptions *o, const char *image, char * const *p
                 r = context_check_conflicts(&c, &a.set, NULL, a.st);
         if (r >= 0)
                 r = attaching_plan(&c, &a, NULL);
+        if (r >= 0)
+                r = portable_measure_set(c.root, &a.set, &res.measure_note, err);
         if (r >= 0)
                 r = portable_plan_execute(c.root, &a.plan, c.what, &res.changes, err);
         if (r < 0)
@@ -379,6 +383,8 @@ int portable_reattach(const PortableOptions *o, const char *image, char * const 
                 r = detach_plan_build(c.root, c.root_fd, &c.att, replacing, &a.plan, a.units, &removal, err);
         if (r >= 0)
                 r = plan_append(&a.plan, &removal);
+        if (r >= 0)
+                r = portable_measure_set(c.root, &a.set, &res.measure_note, err);
         if (r >= 0)
                 r = portable_plan_execute(c.root, &a.plan, c.what, &res.changes, err);
         if (r >= 0 && c.live)

@@ -59,6 +59,8 @@ static struct json_object *changes_to_json(const PortableChanges *c) {
 }
 
 static int print_result(const PortableResult *res) {
+        if (res->measure_note)
+                log_warning("%s", res->measure_note);
         if (arg_json) {
                 _cleanup_json_ struct json_object *o = json_object_new_object();
                 if (!o || json_add_string(o, "image", res->image) < 0 ||

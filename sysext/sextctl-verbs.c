@@ -218,6 +218,8 @@ static void log_result(const SysextResult *res) {
                         break;
                 }
         }
+        if (res->measure_note)
+                log_warning("%s", res->measure_note);
         if (res->reload == SYSEXT_RELOAD_DONE)
                 log_info("Asked systemd to reload, as an extension requests.");
         else if (res->reload == SYSEXT_RELOAD_FAILED)

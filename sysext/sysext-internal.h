@@ -148,3 +148,6 @@ bool sysext_merged_wants_reload(ImageClass class, const char *root, const Sysext
 
 /* "1", "yes", "true", "on" (any case). */
 bool sysext_parse_boolean(const char *s);
+
+/* Measures the images of p that are to be merged (sysext-measure.c); see measure_images(). */
+int sysext_measure_plan(const SysextOptions *o, const SysextPlan *p, char **ret_note, GraftError *err);

@@ -43,6 +43,7 @@ void sysext_result_done(SysextResult *r) {
         free(r->hierarchies);
         free(r->reload_error);
         free(r->recovery);
+        free(r->measure_note);
         *r = (SysextResult) {};
 }
 
@@ -264,9 +265,14 @@ static int merge_or_refresh_locked(const SysextOptions *o, const OpLock *lock, b
                         return r;
         }
 
+        /* Measured before anything is visible (a refused measurement changes nothing). */
+        r = sysext_measure_plan(o, res.plan, &res.measure_note, err);
+
         /* Everything is ready: from here on only mount moves, recorded first. */
         bool wants_reload = plan_wants_reload(res.plan) || old_wants_reload;
-        r = intent_begin(o, lock, replace ? SYSEXT_OP_REFRESH : SYSEXT_OP_MERGE, &st, fds, wants_reload, resumed, err);
+        if (r >= 0)
+                r = intent_begin(o, lock, replace ? SYSEXT_OP_REFRESH : SYSEXT_OP_MERGE, &st, fds, wants_reload,
+                                 resumed, err);
         bool recorded = r > 0;
         if (recorded) {
                 r = commit(&st, fds, &res, err);

@@ -169,6 +169,7 @@ typedef struct SysextResult {
         char *reload_error;
         bool beneath_unsupported;           /* the kernel refused MOVE_MOUNT_BENEATH */
         char *recovery;                     /* what recovery did first (in-process only), NULL: nothing */
+        char *measure_note;                 /* the images were not measured (no TPM), and why */
 } SysextResult;
 
 void sysext_result_done(SysextResult *r);
