@@ -71,6 +71,7 @@ static const struct {
         { "verify", 1, 1, OPTS_COMMON | OPT(ARG_ARCH) | OPT(ARG_ROOT) | OPT(ARG_ROOT_HASH) | OPT(ARG_IMAGE_POLICY),
           verb_verify },
         { "sign", 1, 1, OPTS_COMMON | OPT(ARG_KEY) | OPT(ARG_CERT), verb_sign },
+        { "keygen", 1, 1, OPT(ARG_ROOT) | OPT_OUTPUT, verb_keygen },
         { "measure", 1, 1, OPT(ARG_JSON) | OPT(ARG_THREADS) | OPT(ARG_ARCH) | OPT(ARG_ROOT) | OPT(ARG_CLASS),
           verb_measure },
         { "compare-versions", 2, 3, 0, verb_compare_versions },
@@ -86,6 +87,7 @@ static void help(void) {
                "  verify IMAGE           Check every block, the signature and the policy\n"
                "  sign IMAGE --key=K --cert=C\n"
                "                         Add or replace the root hash signature\n"
+               "  keygen NAME [-o DIR]   Make a developer key, enroll its certificate\n"
                "  measure IMAGE          What merging or attaching IMAGE extends a PCR with\n"
                "  compare-versions A [OP] B\n"
                "                         Compare two versions like systemd-analyze\n\n"

@@ -35,6 +35,7 @@ int verb_inspect(int argc, char **argv);
 int verb_verify(int argc, char **argv);
 int verb_sign(int argc, char **argv);
 int verb_measure(int argc, char **argv);
+int verb_keygen(int argc, char **argv);
 int verb_compare_versions(int argc, char **argv);
 
 /* Prints e (or the fallback) and returns the documented exit code for it. */

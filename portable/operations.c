@@ -159,6 +159,8 @@ int portable_attach(const PortableOptions *o, const char *image, char * const *p
         res.units = strv_copy(a.units);
         if (!res.image || !res.units)
                 return -ENOMEM;
+        if ((r = portable_record_admissions(c.root, &a.set, NULL, err)) < 0)
+                return r;
         if (c.live && (r = attach_live(&c, &a, &res)) < 0)
                 return r;
         *ret = res;
@@ -258,6 +260,8 @@ int portable_detach(const PortableOptions *o, const char *image, PortableResult 
         for (size_t i = 0; i < c.att.n_units && !res.image; i++)
                 if (picked[i] && !(res.image = strdup(c.att.units[i].marker.image)))
                         return -ENOMEM;
+        if (res.image && (r = portable_record_admissions(c.root, NULL, res.image, err)) < 0)
+                return r;
         *ret = res;
         res = (PortableResult) {};
         return 0;
@@ -387,6 +391,8 @@ int portable_reattach(const PortableOptions *o, const char *image, char * const 
                 r = portable_measure_set(c.root, &a.set, &res.measure_note, err);
         if (r >= 0)
                 r = portable_plan_execute(c.root, &a.plan, c.what, &res.changes, err);
+        if (r >= 0)
+                r = portable_record_admissions(c.root, &a.set, NULL, err);
         if (r >= 0 && c.live)
                 r = reattach_live(&c, &a, replacing, old_units, old_st, &res);
         unit_statuses_free(old_st, strv_length(old_units));

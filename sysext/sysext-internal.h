@@ -151,3 +151,5 @@ bool sysext_parse_boolean(const char *s);
 
 /* Measures the images of p that are to be merged (sysext-measure.c); see measure_images(). */
 int sysext_measure_plan(const SysextOptions *o, const SysextPlan *p, char **ret_note, GraftError *err);
+/* Records which trust root admitted each image of p now merged (p NULL: nothing is merged). */
+int sysext_record_admissions(const SysextOptions *o, const SysextPlan *p, GraftError *err);

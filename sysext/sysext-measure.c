@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Owns the measurement of a merge or refresh: every image the new overlays carry, in layer
- * order, once per change (measure.h). Called when every overlay is built, before the first mount
- * move, so that nothing is visible that the TPM was not told of, and a required measurement that
- * cannot be made refuses the change while nothing has changed yet. */
+/* Owns what a merge or refresh tells about the images it puts in use. The measurement: every
+ * image the new overlays carry, in layer order, once per change (measure.h), when every overlay
+ * is built and before the first mount move, so that nothing is visible that the TPM was not told
+ * of, and a required measurement that cannot be made refuses the change while nothing has changed
+ * yet. And the record of which trust root admitted each (devmode.h), after the change. */
+#include "devmode.h"
 #include "measure.h"
+#include "strv.h"
 #include "sysext-internal.h"
 
 int sysext_measure_plan(const SysextOptions *o, const SysextPlan *p, char **ret_note, GraftError *err) {
@@ -23,4 +26,18 @@ int sysext_measure_plan(const SysextOptions *o, const SysextPlan *p, char **ret_
                                 .root_hash = p->images[i].root_hash,
                         };
         return measure_images(sysext_root(o), items, k, ret_note, err);
+}
+
+int sysext_record_admissions(const SysextOptions *o, const SysextPlan *p, GraftError *err) {
+        _cleanup_strv_free_ char **triples = NULL;
+        for (size_t i = 0; p && i < p->n_images; i++) {
+                const SysextImage *img = &p->images[i];
+                if (img->skipped)
+                        continue;
+                if (strv_extend(&triples, img->name) < 0 ||
+                    strv_extend(&triples, trust_root_to_string(img->trust_root)) < 0 ||
+                    strv_extend(&triples, img->signer ?: "") < 0)
+                        return -ENOMEM;
+        }
+        return developer_admissions_write(sysext_root(o), o->class, triples, err);
 }

@@ -285,6 +285,9 @@ static int merge_or_refresh_locked(const SysextOptions *o, const OpLock *lock, b
                 return r;
 
         fill_extensions(o, &res);
+        r = sysext_record_admissions(o, res.plan, err);
+        if (r < 0)
+                return r;
         maybe_reload(o, wants_reload, &res);
         /* Removed only now: dying before the reload leaves it to recovery. */
         r = recorded ? intent_end(lock, err) : 0;
@@ -357,6 +360,9 @@ static int unmerge_locked(const SysextOptions *o, const OpLock *lock, SysextResu
                         return commit_failed(o, lock, k, err);
                 res.hierarchies[i].action = SYSEXT_ACTION_UNMERGED;
         }
+        r = recorded ? sysext_record_admissions(o, NULL, err) : 0;
+        if (r < 0)
+                return r;
         maybe_reload(o, wants_reload, &res);
         r = recorded ? intent_end(lock, err) : 0;
         if (r < 0)

@@ -63,6 +63,7 @@ typedef struct SysextImage {
         ImageKind kind;          /* valid once dissected */
         char *root_hash;         /* verified root hash (hex), NULL without verity */
         char *signer;            /* trusted signer, when signed */
+        TrustRoot trust_root;    /* which trust store admitted it (vendor, developer), NONE: unsigned */
         PolicyOffer offer;
         char **extension_release; /* key/value strv */
         bool reload_manager;     /* EXTENSION_RELOAD_MANAGER=1 */
