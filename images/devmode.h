@@ -54,7 +54,10 @@ int developer_keygen(const char *root, const char *name, const char *key_dir, Gr
  * ROOT/var/lib/graft/portable.trust for portable services (an attachment does): one line
  * "NAME<TAB>TRUST<TAB>SIGNER" per image. In memory a flat strv of triples (name, trust root,
  * signer; the signer may be ""). triples NULL removes the record. Written after the change it
- * describes; readers match it by name against what is merged or attached. */
+ * describes and outside its all-or-nothing (the merge's intent record, the portable journal): a
+ * crash in between leaves it one change behind until the next change. Readers match it by name
+ * against what is merged or attached; leaving developer mode does not rely on it for extensions
+ * (it refreshes whatever is merged, verifying anew). */
 int developer_admissions_write(const char *root, ImageClass class, char * const *triples, GraftError *err);
 /* The record's triples (NULL when there is none). */
 int developer_admissions_read(const char *root, ImageClass class, char ***ret, GraftError *err);

@@ -26,6 +26,20 @@ static int refresh_class(ImageClass class, char * const *names) {
         return EXIT_OK;
 }
 
+static int class_is_merged(ImageClass class) {
+        _cleanup_(sysext_status_done) SysextStatus st = {};
+        _cleanup_graft_error_ GraftError e = GRAFT_ERROR_INIT;
+        SysextOptions o = arg_options;
+        o.class = class;
+        int r = (arg_bus ? sextctl_bus_status : sysext_status)(&o, &st, &e);
+        if (r < 0)
+                return log_graft_error(&e, r, "cannot tell what is merged"), r;
+        for (size_t i = 0; i < st.n_hierarchies; i++)
+                if (st.hierarchies[i].merged)
+                        return 1;
+        return 0;
+}
+
 int verb_developer_mode(int argc, char **argv, void *userdata) {
         static const ImageClass mine[] = { IMAGE_CLASS_SYSEXT, IMAGE_CLASS_CONFEXT };
         const char *root = isempty(arg_options.root) || streq(arg_options.root, "/") ? NULL : arg_options.root;
@@ -40,7 +54,12 @@ int verb_developer_mode(int argc, char **argv, void *userdata) {
         for (size_t i = 0; streq(what, "off") && i < ELEMENTSOF(mine); i++) {
                 _cleanup_strv_free_ char **names = NULL;
                 r = developer_admitted(root, mine[i], &names, &e);
-                int code = r < 0 ? graft_error_exit_code(&e, r) : names ? refresh_class(mine[i], names) : EXIT_OK;
+                /* Refreshed whenever something is merged, not only what the record names: the
+                 * refresh verifies anew, so nothing only a developer key admitted stays, even
+                 * where a crash left the record behind its merge. */
+                int merged = r < 0 ? r : class_is_merged(mine[i]);
+                int code = merged < 0 ? graft_error_exit_code(&e, merged)
+                                      : merged ? refresh_class(mine[i], names) : EXIT_OK;
                 if (r < 0)
                         log_graft_error(&e, r, "developer-mode off");
                 if (code != EXIT_OK && code != EXIT_PARTIAL) {

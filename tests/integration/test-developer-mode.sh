@@ -97,17 +97,10 @@ assert_eq "$(tree_state "$R")" "$before" "a refused developer-mode off changed t
 pctl detach demo_1 >/dev/null
 
 # A refresh that cannot be made (the lock is held) leaves the mode on, and says so.
-flock -o "$R/run/graft/locks/sysext.lock" sleep 60 &
-flocker=$!
-for ((i = 0; i < 200; i++)); do
-        flock -n "$R/run/graft/locks/sysext.lock" true || break
-        sleep 0.025
-done
+hold_lock "$R/run/graft/locks/sysext.lock"
 GRAFT_LOCK_TIMEOUT_SEC=1 run_expect 10 "developer mode stays on" sextctl developer-mode off
 assert_contains "$O/err" "another sysext operation on $R is still running"
-sleeper=$(pgrep -P "$flocker" || true)
-kill "$flocker" $sleeper
-wait "$flocker" 2>/dev/null || true
+release_lock
 [[ -e $MODE ]] || fail "a failed developer-mode off left the mode off"
 
 # 7. sextctl developer-mode off unmerges what only the developer admitted and says so; the
