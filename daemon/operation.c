@@ -14,6 +14,7 @@
 #include "fault.h"
 #include "operation.h"
 #include "strv.h"
+#include "time-util.h"
 
 #define DEFAULT_MAX_WORKERS 8
 #define DEFAULT_READ_TIMEOUT_USEC (60 * 1000000ULL)
@@ -47,11 +48,6 @@ struct OperationQueue {
         sd_event_source *source;
 };
 
-uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
 
 Operation *operation_new(Manager *m, sd_bus_message *call, const char *key, const char *action, void *data,
                          void (*free_data)(void *data)) {

@@ -18,6 +18,7 @@
 
 #include "error.h"
 #include "manager.h"
+#include "time-util.h"
 
 typedef struct Operation Operation;
 /* In the worker thread: the work (a library call). Returns 0 or a negative errno, with op->error. */
@@ -84,7 +85,6 @@ void operation_queue_refuse_waiting(OperationQueue *q, const char *message);
  * changes still running then, and returns the number of worker threads still running
  * (abandoned reads included). */
 size_t operation_queue_stop(OperationQueue *q, uint64_t deadline_usec);
-uint64_t now_usec(void);
 
 /* The polkit action of reads that name a path or pass an image policy (see bus-portable.c). */
 #define INSPECT_ACTION "org.graft.inspect-images"
