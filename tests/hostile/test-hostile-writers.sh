@@ -166,5 +166,19 @@ run_expect 6 "$P/dirapp: usr/lib/os-release is writable by group 0" \
 run_expect 6 "$P/dirapp: usr/lib/os-release is writable by group 0" \
         "$PCTL" --root="$R" --image-policy='*' attach dirapp
 assert_host_unchanged "$T/before"
+
+# 10. The trust store: whoever could change a certificate, or add one to its directory, could sign
+# images; neither is believed, through graftd and in-process.
+host_snapshot "$T/before"
+chown 65534 "$R/etc/verity.d/pk.crt"
+for via in --direct ""; do
+        run_expect 6 "trusted certificate $R/etc/verity.d/pk.crt is writable by uid 65534 (its owner)" \
+                "$PCTL" --root="$R" $via attach demo
+done
+chown 0 "$R/etc/verity.d/pk.crt"
+chmod o+w "$R/etc/verity.d"
+run_expect 6 "trust store directory $R/etc/verity.d is writable by everyone" "$PCTL" --root="$R" attach demo
+chmod o-w "$R/etc/verity.d"
+assert_host_unchanged "$T/before"
 assert_responsive
 echo ok
