@@ -18,7 +18,8 @@
 #include "file-trust.h"
 #include "fileio.h"
 #include "path-util.h"
-#include "signature.h"
+#include "openssl-error.h"
+#include "trust-store.h"
 #include "strv.h"
 
 /* Highest precedence first, as systemd looks for them. */
