@@ -80,7 +80,7 @@ Operation *operation_free(Operation *op) {
         if (!op)
                 return NULL;
         sd_event_source_disable_unref(op->deadline);
-        sd_bus_slot_unref(op->auth_slot);
+        sd_bus_slot_unref(op->auth.slot);
         sd_bus_message_unref(op->call);
         if (op->free_data)
                 op->free_data(op->data);
@@ -467,13 +467,31 @@ static uid_t caller_uid(sd_bus_message *call) {
         return uid;
 }
 
+/* polkit's answer came. */
+static void on_authorized(void *userdata, int r) {
+        Operation *op = userdata;
+        Manager *m = op->manager; /* op may be gone once refused or submitted */
+        m->n_authorizing--;
+        if (r < 0)
+                operation_refuse(op);
+        else
+                operation_submit(op);
+        manager_activity(m);
+}
+
 int operation_start(Operation *op) {
         if (op->uid == (uid_t) -1)
                 op->uid = caller_uid(op->call);
-        int r = operation_authorize(op);
+        op->auth = (AuthorizeRequest) {
+                .bus = op->manager->bus, .call = op->call, .action = op->action, .description = op->description,
+                .uid = op->uid, .error = &op->error, .done = on_authorized, .userdata = op,
+        };
+        int r = authorize(&op->auth);
         if (r > 0)
                 operation_submit(op);
-        else if (r < 0)
+        else if (r == 0)
+                op->manager->n_authorizing++;
+        else
                 operation_refuse(op);
         return 1;
 }
