@@ -15,6 +15,7 @@
 
 #include "devmode.h"
 #include "fileio.h"
+#include "openssl-error.h"
 #include "path-util.h"
 
 static X509 *make_cert(EVP_PKEY *key, const char *name) {
