@@ -232,7 +232,7 @@ static int run_detach(Operation *op) {
         PortableRequest *q = op->data;
         PortableOptions o;
         request_options(op, &o);
-        return portable_detach(&o, q->image, &q->result, &op->error);
+        return portable_detach(&o, q->image, q->prefixes, &q->result, &op->error);
 }
 
 static int reply_result(Operation *op, sd_bus_message *reply) {
@@ -270,10 +270,8 @@ static int method_reattach_image(sd_bus_message *m, void *userdata, sd_bus_error
         return start(m, userdata, true, run_reattach, reply_result, done_attach, parse_metadata, error);
 }
 
-static int parse_detach(sd_bus_message *m, PortableRequest *q, sd_bus_error *error) {
-        int r = read_image(m, q, error);
-        if (r >= 0)
-                r = sd_bus_message_read(m, "t", &q->flags);
+static int parse_detach_flags(sd_bus_message *m, PortableRequest *q, sd_bus_error *error) {
+        int r = sd_bus_message_read(m, "t", &q->flags);
         if (r < 0)
                 return r;
         PortableOptions dummy = {};
@@ -283,8 +281,29 @@ static int parse_detach(sd_bus_message *m, PortableRequest *q, sd_bus_error *err
         return 0;
 }
 
+static int parse_detach(sd_bus_message *m, PortableRequest *q, sd_bus_error *error) {
+        int r = read_image(m, q, error);
+        return r < 0 ? r : parse_detach_flags(m, q, error);
+}
+
 static int method_detach_image(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         return start(m, userdata, true, run_detach, reply_result, done_detach, parse_detach, error);
+}
+
+/* DetachImageMatching: the image, then the unit prefixes and extensions that pick one attachment. */
+static int parse_detach_matching(sd_bus_message *m, PortableRequest *q, sd_bus_error *error) {
+        int r = read_image(m, q, error);
+        if (r >= 0)
+                r = bus_read_strv(m, &q->prefixes);
+        if (r >= 0)
+                r = bus_read_strv(m, &q->extensions);
+        if (r < 0)
+                return r;
+        return parse_detach_flags(m, q, error);
+}
+
+static int method_detach_image_matching(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return start(m, userdata, true, run_detach, reply_result, done_detach, parse_detach_matching, error);
 }
 
 /* RemoveImage, MarkImageReadOnly */
@@ -411,6 +430,9 @@ const sd_bus_vtable manager_portable_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("ReattachImage", ATTACH_ARGS, RESULT_ARGS, method_reattach_image,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("DetachImage", SD_BUS_ARGS("s", image, "t", flags), RESULT_ARGS, method_detach_image,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("DetachImageMatching",
+                                SD_BUS_ARGS("s", image, "as", prefixes, "as", extensions, "t", flags), RESULT_ARGS, method_detach_image_matching,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("RemoveImage", SD_BUS_ARGS("s", image), SD_BUS_NO_RESULT, method_remove_image,
                                 SD_BUS_VTABLE_UNPRIVILEGED),

@@ -87,6 +87,7 @@ static int print_result(const PortableResult *res) {
         return EXIT_OK;
 }
 
+/* attach, reattach and detach: IMAGE [PREFIX…]. */
 typedef int (*AttachFn)(const PortableOptions *o, const char *image, char * const *prefixes, PortableResult *ret,
                         GraftError *err);
 
@@ -108,12 +109,7 @@ int verb_reattach(int argc, char **argv, void *userdata) {
 }
 
 int verb_detach(int argc, char **argv, void *userdata) {
-        _cleanup_graft_error_ GraftError e = GRAFT_ERROR_INIT;
-        _cleanup_(portable_result_done) PortableResult res = {};
-        int r = (arg_bus ? pctl_bus_detach : portable_detach)(&arg_options, argv[1], &res, &e);
-        if (r < 0)
-                return fail(&e, r, "cannot detach the image");
-        return print_result(&res);
+        return run_attach(arg_bus ? pctl_bus_detach : portable_detach, argc, argv, "cannot detach the image");
 }
 
 int verb_is_attached(int argc, char **argv, void *userdata) {

@@ -45,7 +45,8 @@ static void help(void) {
                "  list                   List images and whether they are attached\n"
                "  attach IMAGE [PREFIX...]\n"
                "                         Verify IMAGE and attach its units to the host\n"
-               "  detach IMAGE           Remove the units attached from IMAGE\n"
+               "  detach IMAGE [PREFIX...]\n"
+               "                         Remove the units attached from IMAGE\n"
                "  reattach IMAGE [PREFIX...]\n"
                "                         Replace an attached version of IMAGE by this one\n"
                "  inspect IMAGE [PREFIX...]\n"
@@ -217,7 +218,7 @@ int main(int argc, char **argv) {
         static const Verb verbs[] = {
                 { "list", VERB_ANY, 1, VERB_DEFAULT, verb_list },
                 { "attach", 2, VERB_ANY, 0, verb_attach },
-                { "detach", 2, 2, 0, verb_detach },
+                { "detach", 2, VERB_ANY, 0, verb_detach },
                 { "reattach", 2, VERB_ANY, 0, verb_reattach },
                 { "inspect", 2, VERB_ANY, 0, verb_inspect },
                 { "is-attached", 2, 2, 0, verb_is_attached },

@@ -30,7 +30,8 @@ int pctl_bus_attach(const PortableOptions *o, const char *image, char * const *p
                     GraftError *err);
 int pctl_bus_reattach(const PortableOptions *o, const char *image, char * const *prefixes, PortableResult *ret,
                       GraftError *err);
-int pctl_bus_detach(const PortableOptions *o, const char *image, PortableResult *ret, GraftError *err);
+int pctl_bus_detach(const PortableOptions *o, const char *image, char * const *prefixes, PortableResult *ret,
+                    GraftError *err);
 int pctl_bus_is_attached(const PortableOptions *o, const char *image, PortableState *ret, GraftError *err);
 int pctl_bus_list(const PortableOptions *o, PortableImageInfo **ret, size_t *ret_n, GraftError *err);
 int pctl_bus_inspect(const PortableOptions *o, const char *image, char * const *prefixes, PortableInspection *ret,

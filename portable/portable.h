@@ -103,8 +103,15 @@ void portable_result_done(PortableResult *r);
 int portable_attach(const PortableOptions *o, const char *image, char * const *prefixes, PortableResult *ret,
                     GraftError *err);
 
-/* Stops (--now) or refuses active units (unless --force), removes exactly what attach created. */
-int portable_detach(const PortableOptions *o, const char *image, PortableResult *ret, GraftError *err);
+/* Selects the attached units of image (a name or a path): those attached with every extension of
+ * o->extensions (names or paths), and of them those matching prefixes (as attach selects; NULL or
+ * empty: all). Without prefixes the units must be one attachment's (what one attach made: one image
+ * with one list of extensions); when two services are attached on one base image through
+ * different extensions, naming the base alone is refused (-ENOTUNIQ, GRAFT_ERROR_INVALID_ARGUMENT,
+ * naming each attachment and how to name one) and nothing is removed. Then stops (--now) or
+ * refuses active units (unless --force), and removes exactly what attach created for them. */
+int portable_detach(const PortableOptions *o, const char *image, char * const *prefixes, PortableResult *ret,
+                    GraftError *err);
 
 /* Replaces an attached image of the same name (foo_1.raw → foo_2.raw): the new files are put in
  * place first, then systemd reloads and the units that were running are restarted. */
