@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 
 #include "fileio.h"
 #include "image-fs.h"
@@ -166,5 +167,30 @@ int image_fs_list_dir(ImageFs *fs, const char *path, SquashfsEntry **ret, size_t
                 qsort(entries, n, sizeof(*entries), cmp_entry);
         *ret = entries;
         *ret_n = n;
+        return 0;
+}
+
+int image_fs_get_xattr(ImageFs *fs, const char *path, const char *key, char **ret, GraftError *err) {
+        if (fs->squashfs)
+                return squashfs_get_xattr(fs->squashfs, path, key, ret, err);
+        _cleanup_close_ int fd = file_open(&(FileOpen) { .dir_fd = fs->dir_fd, .path = path, .in_root = true,
+                                                         .error_name = GRAFT_ERROR_BAD_IMAGE }, err);
+        if (fd == -ENOENT)
+                return -ENOENT;
+        if (fd < 0)
+                return graft_error_set(err, fd, GRAFT_ERROR_IO, "cannot open %s in the image: %s", path,
+                                       strerror(-fd));
+        char value[256];
+        ssize_t n = fgetxattr(fd, key, value, sizeof value - 1);
+        if (n < 0 && (errno == ENODATA || errno == ENOTSUP))
+                return -ENODATA;
+        if (n < 0)
+                return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO, "cannot read %s of %s in the image: %m",
+                                       key, path);
+        value[n] = 0;
+        char *copy = strdup(value);
+        if (!copy)
+                return -ENOMEM;
+        *ret = copy;
         return 0;
 }

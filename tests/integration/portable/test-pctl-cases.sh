@@ -4,7 +4,7 @@
 # does not name one attachment (nothing removed), detach IMAGE PREFIX… and --extension picking
 # one, versioned extension file names (app0_1.0.raw with extension-release.app0) kept apart,
 # --force over the extension-release name check (never over the signature or the policy), the
-# user.extension-release.strict=false xattr, --copy=symlink of a raw image, inspect --cat.
+# user.extension-release.strict=false xattr.
 . "$GRAFT_SOURCE_DIR/tests/lib/lib.sh"
 . "$GRAFT_SOURCE_DIR/tests/integration/portable/lib-pctl.sh"
 
@@ -64,5 +64,91 @@ assert_eq "$(tree_state "$R")" "$before" "detach minimal_0 app0 app1 left the tr
 pctl attach minimal_0 >/dev/null
 pctl detach minimal_0 minimal-app0 >/dev/null
 assert_eq "$(tree_state "$R")" "$before" "detach IMAGE PREFIX left the tree changed"
+
+# 2. Versioned extension file names: app0_1.0.raw ships extension-release.app0 (the name without its
+#    version, as systemd looks for it); versions of one extension are separate attachments.
+cp "$P/app0.raw" "$P/app0_1.0.raw"
+ext_tree "$T/src/app0v2" app0 app0
+sed -i 's|/usr/bin/app0|/usr/bin/app0-two|' "$T/src/app0v2/usr/lib/systemd/system/app0.service"
+build_image "$T/src/app0v2" "$P/app0_2.0.raw" app0 2 sysext
+cp "$P/app1.raw" "$P/app1_2.raw"
+before=$(tree_state "$R")
+pctl attach --extension=app0_1.0 minimal_0 app0 >/dev/null
+assert_contains "$R/etc/systemd/system.attached/app0.service.d/20-portable.conf" "ExtensionImages=/var/lib/portables/app0_1.0.raw"
+assert_eq "$(pctl is-attached minimal_0)" attached
+run_expect 7 "but no unit of it matches extension app0_2.0" pctl detach --extension=app0_2.0 minimal_0
+run_expect 7 "but no unit of it matches extension app0" pctl detach --extension=app0 minimal_0
+pctl reattach --extension=app0_2.0 minimal_1 app0 >/dev/null
+assert_contains "$R/etc/systemd/system.attached/app0.service.d/20-portable.conf" "ExtensionImages=/var/lib/portables/app0_2.0.raw"
+assert_contains "$R/etc/systemd/system.attached/app0.service" "/usr/bin/app0-two"
+pctl detach --extension=app0_2.0 minimal_1 >/dev/null
+assert_eq "$(tree_state "$R")" "$before" "attach/reattach of versioned extensions left the tree changed"
+pctl attach --extension=app1 minimal_0 app1 >/dev/null
+pctl reattach --extension=app1_2 minimal_1 app1 >/dev/null
+assert_contains "$R/etc/systemd/system.attached/app1.service.d/20-portable.conf" "ExtensionImages=/var/lib/portables/app1_2.raw"
+pctl reattach --extension=app1 minimal_1 app1 >/dev/null
+pctl detach --extension=app1 minimal_1 >/dev/null
+assert_eq "$(tree_state "$R")" "$before" "reattach to app1_2 and back left the tree changed"
+
+# 3. A release file of another name (app10.raw ships extension-release.app0): refused, naming what
+#    was looked for; --force takes the only release file there is. It never overrides the
+#    signature, the image policy or the release file's compatibility.
+cp "$P/app0.raw" "$P/app10.raw"
+before=$(tree_state "$R")
+run_expect 7 "extension /var/lib/portables/app10.raw has no /usr/lib/extension-release.d/extension-release.app10, and no release file marked user.extension-release.strict=false; --force takes the only one it has, whatever its name" \
+        pctl attach --extension=app10 minimal_0 app0
+cp "$P/app0.raw" "$R/srv/app10_3.raw"
+run_expect 7 "has no /usr/lib/extension-release.d/extension-release.app10_3 (nor extension-release.app10)" \
+        pctl attach --extension="$R/srv/app10_3.raw" minimal_0 app0
+rm "$R/srv/app10_3.raw"
+assert_eq "$(tree_state "$R")" "$before" "a refused attach changed the tree"
+pctl attach --force --extension=app10 minimal_0 app0 >/dev/null
+assert_contains "$R/etc/systemd/system.attached/app0.service.d/20-portable.conf" "ExtensionImages=/var/lib/portables/app10.raw"
+pctl detach --extension=app10 minimal_0 >/dev/null
+assert_eq "$(tree_state "$R")" "$before" "attach --force and detach left the tree changed"
+make_cert "$T/keys" other
+ext_tree "$T/src/app11" app0 app0
+build_image "$T/src/app11" "$P/app11.raw" app0 1 sysext other
+run_expect 6 "app11.raw has verity but no trusted signature" pctl attach --force --extension=app11 minimal_0 app0
+run_expect 6 "image policy requires the root partition to be absent" pctl attach --force --image-policy=root=absent --extension=app10 minimal_0 app0
+ext_tree "$T/src/app12" app0 app0
+printf 'ID=other\nVERSION_ID=1\nSYSEXT_SCOPE=portable\n' >"$T/src/app12/usr/lib/extension-release.d/extension-release.app0"
+build_image "$T/src/app12" "$P/app12.raw" app0 1 sysext
+run_expect 8 "ID=other" pctl attach --force --extension=app12 minimal_0 app0
+mkdir -p "$T/src/app13/usr/lib/extension-release.d"
+ext_tree "$T/src/app13" app0 app0
+cp "$T/src/app13/usr/lib/extension-release.d/extension-release.app0" "$T/src/app13/usr/lib/extension-release.d/extension-release.app9"
+build_image "$T/src/app13" "$P/app13.raw" app0 1 sysext
+run_expect 3 "no extension-release.app13, and more than one release file could stand for it (/usr/lib/extension-release.d/extension-release.app0, /usr/lib/extension-release.d/extension-release.app9): refusing to guess" \
+        pctl attach --force --extension=app13 minimal_0 app0
+rm "$P"/app1[1-3].raw
+assert_eq "$(tree_state "$R")" "$before" "refused attaches changed the tree"
+
+# 4. user.extension-release.strict=false on a release file of another name: it stands in for the
+#    extension's name (systemd's TEST-29 app1.raw ships extension-release.app2 so marked), in a
+#    squashfs as in a directory image; strict=true, or two files so marked, do not.
+setxattr() { python3 -c 'import os,sys; os.setxattr(sys.argv[1], sys.argv[2], sys.argv[3].encode())' "$@"; }
+ext_tree "$T/src/app2" app2 app1
+setxattr "$T/src/app2/usr/lib/extension-release.d/extension-release.app2" user.extension-release.strict false
+build_image "$T/src/app2" "$P/app1x.raw" app2 1 sysext
+cp -a "$T/src/app2" "$P/app1d"
+before=$(tree_state "$R")
+pctl attach --extension=app1x minimal_0 app1 >/dev/null
+assert_contains "$R/etc/systemd/system.attached/app1.service.d/20-portable.conf" "ExtensionImages=/var/lib/portables/app1x.raw"
+pctl detach --extension=app1x minimal_0 >/dev/null
+pctl --image-policy="*" attach --extension=app1d minimal_0 app1 >/dev/null
+assert_contains "$R/etc/systemd/system.attached/app1.service.d/20-portable.conf" "ExtensionDirectories=/var/lib/portables/app1d"
+pctl detach --extension=app1d minimal_0 >/dev/null
+assert_eq "$(tree_state "$R")" "$before" "attach with a strict=false release file left the tree changed"
+setxattr "$P/app1d/usr/lib/extension-release.d/extension-release.app2" user.extension-release.strict true
+before=$(tree_state "$R")
+run_expect 7 "extension /var/lib/portables/app1d has no /usr/lib/extension-release.d/extension-release.app1d, and no release file marked user.extension-release.strict=false" \
+        pctl --image-policy="*" attach --extension=app1d minimal_0 app1
+setxattr "$P/app1d/usr/lib/extension-release.d/extension-release.app2" user.extension-release.strict 0
+cp -a "$P/app1d/usr/lib/extension-release.d/extension-release.app2" "$P/app1d/usr/lib/extension-release.d/extension-release.app3"
+before=$(tree_state "$R")
+run_expect 3 "no extension-release.app1d, and more than one release file could stand for it (/usr/lib/extension-release.d/extension-release.app2, /usr/lib/extension-release.d/extension-release.app3, each marked user.extension-release.strict=false): refusing to guess" \
+        pctl --image-policy="*" attach --extension=app1d minimal_0 app1
+assert_eq "$(tree_state "$R")" "$before" "refused attaches changed the tree"
 
 echo "OK"
