@@ -15,6 +15,7 @@ PortableOptions arg_options = {};
 JsonFormat arg_json = JSON_OFF;
 bool arg_quiet = false;
 bool arg_legend = true;
+bool arg_cat = false;
 static ImagePolicy arg_image_policy;
 static char **arg_extensions = NULL;
 static BusTransport arg_transport = BUS_TRANSPORT_AUTO;
@@ -36,6 +37,7 @@ enum {
         ARG_NO_LEGEND,
         ARG_IMAGE_POLICY,
         ARG_DIRECT,
+        ARG_CAT,
 };
 
 static void help(void) {
@@ -68,6 +70,7 @@ static void help(void) {
                "     --force             Take an extension's only release file whatever its\n"
                "                         name (attach, reattach, inspect); attach over or\n"
                "                         detach units that are active\n"
+               "     --cat               inspect: print the release and unit files as they are\n"
                "     --root=DIR          Work on a directory tree, offline (no systemd)\n"
                "     --direct            Do the work here, not through graftd\n"
                "  -H --host=[USER@]HOST  Through graftd on a remote host (over SSH)\n"
@@ -139,6 +142,7 @@ static int parse_argv(int argc, char **argv) {
                 { "no-legend", no_argument, NULL, ARG_NO_LEGEND },
                 { "quiet", no_argument, NULL, 'q' },
                 { "direct", no_argument, NULL, ARG_DIRECT },
+                { "cat", no_argument, NULL, ARG_CAT },
                 { "host", required_argument, NULL, 'H' },
                 { "machine", required_argument, NULL, 'M' },
                 {}
@@ -184,6 +188,9 @@ static int parse_argv(int argc, char **argv) {
                         break;
                 case ARG_DIRECT:
                         arg_transport = BUS_TRANSPORT_DIRECT;
+                        break;
+                case ARG_CAT:
+                        arg_cat = true;
                         break;
                 case 'H':
                 case 'M':

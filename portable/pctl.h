@@ -11,6 +11,7 @@ extern PortableOptions arg_options;
 extern JsonFormat arg_json;
 extern bool arg_quiet;
 extern bool arg_legend;
+extern bool arg_cat;
 /* The bus graftd is reachable on (pctl-bus.c), or NULL: the work is done in-process. */
 extern sd_bus *arg_bus;
 /* graftd runs on this machine (not -H, -M): relative paths are made absolute before sending. */

@@ -170,7 +170,12 @@ typedef struct PortableInspection {
         const char *kind;        /* "gpt", "file-system", "directory" */
         char **os_release;
         char *os_release_path;
+        char *os_release_text;   /* the file as it is */
         char **extensions;       /* paths */
+        /* One per extension: name = the extension's path, source = its release file inside it (the
+         * one that stood in for its name, when another did), content = the file as it is. */
+        PortableInspectUnit *extension_releases;
+        size_t n_extension_releases;
         char **prefixes;
         PortableInspectUnit *units;
         size_t n_units;

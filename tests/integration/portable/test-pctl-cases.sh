@@ -4,7 +4,7 @@
 # does not name one attachment (nothing removed), detach IMAGE PREFIX… and --extension picking
 # one, versioned extension file names (app0_1.0.raw with extension-release.app0) kept apart,
 # --force over the extension-release name check (never over the signature or the policy), the
-# user.extension-release.strict=false xattr.
+# user.extension-release.strict=false xattr, --copy=symlink of a raw image, inspect --cat.
 . "$GRAFT_SOURCE_DIR/tests/lib/lib.sh"
 . "$GRAFT_SOURCE_DIR/tests/integration/portable/lib-pctl.sh"
 
@@ -135,6 +135,8 @@ cp -a "$T/src/app2" "$P/app1d"
 before=$(tree_state "$R")
 pctl attach --extension=app1x minimal_0 app1 >/dev/null
 assert_contains "$R/etc/systemd/system.attached/app1.service.d/20-portable.conf" "ExtensionImages=/var/lib/portables/app1x.raw"
+out=$(pctl inspect --extension=app1x minimal_0 app1)
+assert_contains <(echo "$out") "Extension: /var/lib/portables/app1x.raw (/usr/lib/extension-release.d/extension-release.app2)"
 pctl detach --extension=app1x minimal_0 >/dev/null
 pctl --image-policy="*" attach --extension=app1d minimal_0 app1 >/dev/null
 assert_contains "$R/etc/systemd/system.attached/app1.service.d/20-portable.conf" "ExtensionDirectories=/var/lib/portables/app1d"
@@ -150,5 +152,26 @@ before=$(tree_state "$R")
 run_expect 3 "no extension-release.app1d, and more than one release file could stand for it (/usr/lib/extension-release.d/extension-release.app2, /usr/lib/extension-release.d/extension-release.app3, each marked user.extension-release.strict=false): refusing to guess" \
         pctl --image-policy="*" attach --extension=app1d minimal_0 app1
 assert_eq "$(tree_state "$R")" "$before" "refused attaches changed the tree"
+
+# 5. inspect --cat: the release files and unit files as they are; without it the units by name.
+before=$(tree_state "$R")
+out=$(pctl inspect --cat --extension=app0 --extension=app1x minimal_0 app0 app1)
+printf '%s\n' "$out" >"$T/cat.txt"
+grep -q -F -x -f "$T/src/minimal_0/usr/lib/os-release" "$T/cat.txt" || fail "inspect --cat lacks the os-release"
+grep -q -F -x -f "$T/src/app0/usr/lib/extension-release.d/extension-release.app0" "$T/cat.txt" || fail "inspect --cat lacks app0's release"
+grep -q -F -x -f "$T/src/app0/usr/lib/systemd/system/app0.service" "$T/cat.txt" || fail "inspect --cat lacks app0.service"
+grep -q -F -x -f "$T/src/app2/usr/lib/systemd/system/app1.service" "$T/cat.txt" || fail "inspect --cat lacks app1.service"
+assert_contains "$T/cat.txt" "# os-release: /var/lib/portables/minimal_0.raw (/etc/os-release)"
+assert_contains "$T/cat.txt" "# Extension Release: /var/lib/portables/app0.raw (/usr/lib/extension-release.d/extension-release.app0)"
+assert_contains "$T/cat.txt" "# Extension Release: /var/lib/portables/app1x.raw (/usr/lib/extension-release.d/extension-release.app2)"
+assert_contains "$T/cat.txt" "# app1.service: /var/lib/portables/app1x.raw/usr/lib/systemd/system/app1.service"
+out=$(pctl inspect --force --cat --extension="$P/app10.raw" "$P/minimal_0.raw" app0)
+assert_contains <(echo "$out") "# Extension Release: /var/lib/portables/app10.raw (/usr/lib/extension-release.d/extension-release.app0)"
+out=$(pctl inspect --extension=app0 minimal_0 app0)
+assert_contains <(echo "$out") "    app0.service (from /var/lib/portables/app0.raw/usr/lib/systemd/system/app0.service)"
+[[ $out != *"ExecStart="* ]] || fail "inspect without --cat printed the unit's text"
+out=$(pctl --json=short inspect --extension=app1x minimal_0 app1)
+python3 -c 'import json,sys; j=json.loads(sys.argv[1]); e=j["extensionReleases"][0]; assert e["path"].endswith("extension-release.app2") and "SYSEXT_SCOPE=portable" in e["content"] and "ID=graft-test" in j["osReleaseText"], j' "$out"
+assert_eq "$(tree_state "$R")" "$before" "inspect changed the tree"
 
 echo "OK"
