@@ -108,11 +108,11 @@ static int refuse_none(const Context *c, const char *image, const char *path, ch
                        char **units_of_image) {
         if (units_of_image) {
                 _cleanup_free_ char *list = strv_join(units_of_image, " ");
-                _cleanup_free_ char *want = strv_join(prefixes ?: c->o->extensions, " ");
+                bool by_prefix = strv_length(prefixes) > 0;
+                _cleanup_free_ char *want = strv_join(by_prefix ? prefixes : c->o->extensions, " ");
                 return graft_error_set(c->err, -ENOENT, GRAFT_ERROR_NO_SUCH_IMAGE,
                                        "image %s is attached (%s), but no unit of it matches %s %s; nothing was detached",
-                                       path ?: image, strempty(list), strv_length(prefixes) > 0 ? "prefix" : "extension",
-                                       strempty(want));
+                                       path ?: image, strempty(list), by_prefix ? "prefix" : "extension", strempty(want));
         }
         _cleanup_strv_free_ char **images = NULL;
         for (size_t i = 0; i < c->att.n_units; i++)
