@@ -88,6 +88,7 @@ static int change(const char *member, const PortableOptions *o, const char *imag
         int r = new_call(member, image, &m);
         if (r >= 0)
                 r = streq(member, "DetachImageMatching") ? append_detach_args(m, o, prefixes)
+                    : streq(member, "DetachImage")       ? sd_bus_message_append(m, "t", portable_options_to_bus_flags(o))
                                                          : append_attach_args(m, o, prefixes);
         if (r < 0)
                 return r;
@@ -110,7 +111,9 @@ int pctl_bus_reattach(const PortableOptions *o, const char *image, char * const 
 
 int pctl_bus_detach(const PortableOptions *o, const char *image, char * const *prefixes, PortableResult *ret,
                     GraftError *err) {
-        return change("DetachImageMatching", o, image, prefixes, ret, err);
+        /* DetachImage when nothing narrows the choice: what every graftd understands. */
+        bool narrowed = strv_length(prefixes) > 0 || strv_length(o->extensions) > 0;
+        return change(narrowed ? "DetachImageMatching" : "DetachImage", o, image, prefixes, ret, err);
 }
 
 int pctl_bus_is_attached(const PortableOptions *o, const char *image, PortableState *ret, GraftError *err) {
