@@ -191,6 +191,16 @@ static int method_get_image_state(sd_bus_message *m, void *userdata, sd_bus_erro
         return start(m, userdata, false, run_state, reply_state, NULL, read_image, error);
 }
 
+/* GetImageStateMatching: the image, then the extensions its units must be attached with. */
+static int parse_state_matching(sd_bus_message *m, PortableRequest *q, sd_bus_error *error) {
+        int r = read_image(m, q, error);
+        return r < 0 ? r : bus_read_strv(m, &q->extensions);
+}
+
+static int method_get_image_state_matching(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return start(m, userdata, false, run_state, reply_state, NULL, parse_state_matching, error);
+}
+
 /* GetImageMetadata */
 static int parse_metadata(sd_bus_message *m, PortableRequest *q, sd_bus_error *error) {
         int r = read_image(m, q, error);
@@ -421,6 +431,8 @@ const sd_bus_vtable manager_portable_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetImageState", SD_BUS_ARGS("s", image), SD_BUS_RESULT("s", state),
                                 method_get_image_state, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetImageStateMatching", SD_BUS_ARGS("s", image, "as", extensions),
+                                SD_BUS_RESULT("s", state), method_get_image_state_matching, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetImageMetadata", ATTACH_ARGS,
                                 SD_BUS_RESULT("s", image, "s", name, "s", version, "s", root_hash, "s", signer, "s", kind,
                                               "s", os_release_path, "a(ss)", os_release, "as", extensions, "as",

@@ -42,6 +42,9 @@ int context_match_path(Context *c, const char *image, char **ret);
  * for the caller to act on): no such unit (-ENOENT, saying what is attached), or, without
  * prefixes, units of more than one attachment (-ENOTUNIQ, naming each and how to name one). */
 int context_pick_detach(Context *c, const char *image, char * const *prefixes, bool *picked, char ***ret_units);
+/* The same match without prefixes and without refusals (is-attached): picked[i] for each unit of
+ * image attached with every extension of o->extensions. */
+int context_pick_attached(Context *c, const char *image, bool *picked);
 
 /* Status of each unit (all unknown with a root, or on a live system where no systemd runs). */
 int context_statuses(Context *c, char * const *units, UnitStatus **ret);

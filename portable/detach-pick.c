@@ -14,7 +14,7 @@
 
 /* An extension as the operator gave it (name or path) against one the marker records (a path). */
 static bool extension_matches(const char *given, const char *given_path, const char *recorded) {
-        if (given_path && streq(given_path, recorded))
+        if (!isempty(given_path) && streq(given_path, recorded))
                 return true;
         if (strchr(given, '/'))
                 return false;
@@ -34,6 +34,40 @@ static bool extensions_match(const Context *c, char * const *paths, const Attach
                         return false;
         }
         return true;
+}
+
+/* o->extensions resolved as context_match_path() resolves images (NULL entries: found by no path). */
+static int resolve_extensions(Context *c, char ***ret) {
+        size_t n = strv_length(c->o->extensions);
+        _cleanup_strv_free_ char **l = calloc(n + 1, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                char *p = NULL;
+                int r = context_match_path(c, c->o->extensions[i], &p);
+                if (r < 0)
+                        return r;
+                /* strv_free stops at the first NULL: an unresolved one is kept as "". */
+                l[i] = p ?: strdup("");
+                if (!l[i])
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+int context_pick_attached(Context *c, const char *image, bool *picked) {
+        _cleanup_free_ char *path = NULL;
+        _cleanup_strv_free_ char **ext_paths = NULL;
+        int r = context_match_path(c, image, &path);
+        if (r >= 0)
+                r = resolve_extensions(c, &ext_paths);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < c->att.n_units; i++)
+                picked[i] = attached_unit_matches(&c->att.units[i], image, path) &&
+                            extensions_match(c, ext_paths, &c->att.units[i]);
+        return 0;
 }
 
 static bool prefixes_match(char * const *prefixes, const char *unit) {
@@ -133,12 +167,10 @@ int context_pick_detach(Context *c, const char *image, char * const *prefixes, b
         int r = context_match_path(c, image, &path);
         if (r < 0)
                 return r;
-        size_t n_ext = strv_length(c->o->extensions);
-        _cleanup_free_ char **ext_paths = calloc(n_ext + 1, sizeof(char *));
-        if (!ext_paths)
-                return -ENOMEM;
-        for (size_t i = 0; i < n_ext && r >= 0; i++)
-                r = context_match_path(c, c->o->extensions[i], &ext_paths[i]);
+        _cleanup_strv_free_ char **ext_paths = NULL;
+        r = resolve_extensions(c, &ext_paths);
+        if (r < 0)
+                return r;
         _cleanup_strv_free_ char **units = NULL, **of_image = NULL;
         size_t first = SIZE_MAX;
         bool several = false;
@@ -157,8 +189,6 @@ int context_pick_detach(Context *c, const char *image, char * const *prefixes, b
                 if (!strv_contains(units, u->name) && strv_extend(&units, u->name) < 0)
                         r = -ENOMEM;
         }
-        for (size_t i = 0; i < n_ext; i++)
-                free(ext_paths[i]);
         if (r < 0)
                 return r;
         if (!units)

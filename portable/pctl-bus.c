@@ -119,7 +119,11 @@ int pctl_bus_detach(const PortableOptions *o, const char *image, char * const *p
 int pctl_bus_is_attached(const PortableOptions *o, const char *image, PortableState *ret, GraftError *err) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         const char *state;
-        int r = new_call("GetImageState", image, &m);
+        /* GetImageState when no extension narrows it: what every graftd understands. */
+        bool narrowed = strv_length(o->extensions) > 0;
+        int r = new_call(narrowed ? "GetImageStateMatching" : "GetImageState", image, &m);
+        if (r >= 0 && narrowed)
+                r = append_paths(m, o->extensions);
         if (r < 0)
                 return r;
         r = bus_call_graftd(arg_bus, m, &reply, err);

@@ -137,7 +137,9 @@ typedef enum PortableState {
 /* "detached", "attached", "attached-runtime", "enabled", … as portablectl prints them. */
 const char *portable_state_to_string(PortableState s);
 
-/* The state of an image: by path exactly, by name through the marker's image name. */
+/* The state of an image: by path exactly, by name through the marker's image name; with
+ * o->extensions, of its units attached with every one of them (names or paths), as portablectl
+ * is-attached --extension. */
 int portable_is_attached(const PortableOptions *o, const char *image, PortableState *ret, GraftError *err);
 
 /* An image in the search directories or attached (list). */

@@ -62,16 +62,11 @@ int portable_is_attached(const PortableOptions *o, const char *image, PortableSt
         int r = context_init(&c, o, NULL, NULL, err);
         if (r < 0)
                 return r;
-        _cleanup_free_ char *path = NULL;
         _cleanup_free_ bool *picked = calloc(c.att.n_units + 1, sizeof(bool));
         if (!picked)
                 return -ENOMEM;
-        r = context_match_path(&c, image, &path);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < c.att.n_units; i++)
-                picked[i] = attached_unit_matches(&c.att.units[i], image, path);
-        return units_state(&c, picked, ret);
+        r = context_pick_attached(&c, image, picked);
+        return r < 0 ? r : units_state(&c, picked, ret);
 }
 
 void portable_image_infos_free(PortableImageInfo *l, size_t n) {

@@ -110,6 +110,9 @@ for tool in portablectl pctl; do
                 [[ $(rc shared-attach0 "$tool") -eq 0 && $(rc shared-attach1 "$tool") -eq 0 ]] ||
                         fail "$tool: attaching two services on one base failed: $(cat "$T/cases/shared-attach"[01]."$tool".err)"
                 if [[ $step -eq 1 ]]; then
+                        run "$tool" shared-is-attached0 is-attached --extension=app0 minimal_0
+                        run "$tool" shared-is-attached-other is-attached --extension=app0_1.0 minimal_0
+                        run "$tool" shared-is-attached-both is-attached --extension=app0 --extension=app1 minimal_0
                         run "$tool" shared-detach-prefix detach --runtime --extension=$L/app0.raw $L/minimal_0.raw app0
                         run "$tool" shared-detach-ext detach --runtime --extension=$L/app1.raw $L/minimal_0.raw app1
                         [[ $tool == pctl ]] && pctl_clean "detaching both one by one"
@@ -124,6 +127,15 @@ for c in shared-detach-prefix shared-detach-ext; do
         assert_eq "$(left $c pctl)" "$(left $c portablectl)" "units left after $c"
 done
 assert_eq "$(left shared-detach-prefix pctl)" app1.service "detach BASE app0"
+# is-attached --extension: the same for the extension attached and for two no attachment has;
+# for another version of it (app0_1.0) systemd 252 says attached, pctl keeps versions apart.
+for c in shared-is-attached0 shared-is-attached-both; do
+        assert_eq "$(out $c pctl)" "$(out $c portablectl)" "$c: $(cat "$T/cases/$c.pctl.err")"
+done
+assert_eq "$(out shared-is-attached-both pctl)" detached "is-attached with two extensions"
+assert_eq "$(out shared-is-attached-other portablectl)" attached-runtime "portablectl 252 is-attached --extension=app0_1.0"
+assert_eq "$(out shared-is-attached-other pctl)" detached "pctl is-attached --extension=app0_1.0"
+assert_eq "$(out shared-is-attached0 pctl)" attached-runtime "is-attached --extension=app0"
 assert_eq "$(left shared-detach portablectl)" "" "portablectl 252 detach of a shared base"
 assert_eq "$(rc shared-detach pctl)" 2 "pctl detach of a shared base"
 assert_eq "$(left shared-detach pctl)" "app0.service app1.service" "pctl detach of a shared base removed units"

@@ -99,6 +99,7 @@ change 0 "undo_p demo" "$P" attach demo
 same 0 "$P" list
 same 0 "$P" --json=short list
 same 0 "$P" is-attached demo
+same 1 "$P" is-attached --extension=fed demo
 same 10 "$P" attach demo
 same 10 "$P" attach "$R/srv/demo_2.raw"
 change 0 "undo_p demo_2; $P --root=$R attach demo" "$P" reattach "$R/srv/demo_2.raw"

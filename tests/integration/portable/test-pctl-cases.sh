@@ -34,6 +34,12 @@ before=$(tree_state "$R")
 pctl attach --extension=app0 minimal_0 app0 >/dev/null
 pctl attach --extension=app1 minimal_0 app1 >/dev/null
 both=$(tree_state "$R")
+# is-attached --extension: the units attached with that extension (versions apart).
+assert_eq "$(pctl is-attached --extension=app0 minimal_0)" attached
+assert_eq "$(pctl is-attached --extension="$P/app1.raw" "$P/minimal_0.raw")" attached
+run_expect 1 "" pctl is-attached --extension=app0_1.0 minimal_0
+assert_eq "$(cat "$O/out")" detached
+run_expect 1 "" pctl is-attached --extension=app0 --extension=app1 minimal_0
 run_expect 2 "image minimal_0 is attached 2 times: app0.service (with extension /var/lib/portables/app0.raw); app1.service (with extension /var/lib/portables/app1.raw); name the one to detach by its units' prefix (pctl detach minimal_0 app0) or by its extensions (--extension=NAME); nothing was detached" \
         pctl detach minimal_0
 assert_eq "$(tree_state "$R")" "$both" "a refused detach changed the tree"
