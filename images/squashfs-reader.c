@@ -461,15 +461,15 @@ static int load_xattrs(SquashfsReader *r, GraftError *err) {
                                                PRIu64 " bytes can hold", r->what, le32toh(head.xattr_ids),
                                                (uint64_t) r->super.bytes_used);
         }
-        sqfs_xattr_reader_t *x = sqfs_xattr_reader_create(0);
-        if (!x)
+        r->xattr = sqfs_xattr_reader_create(0);
+        if (!r->xattr)
                 return -ENOMEM;
-        int k = sqfs_xattr_reader_load(x, &r->super, &r->file->base, r->cmp);
+        int k = sqfs_xattr_reader_load(r->xattr, &r->super, &r->file->base, r->cmp);
         if (k != 0) {
-                sqfs_destroy(x);
+                sqfs_destroy(r->xattr);
+                r->xattr = NULL;
                 return reader_error(r, k, err, "reading the squashfs xattr table");
         }
-        r->xattr = x;
         return 0;
 }
 
@@ -490,12 +490,8 @@ static int find_xattr(SquashfsReader *r, const sqfs_xattr_id_t *desc, const char
                 char *copy = hit ? strndup((const char *) v->value, v->size) : NULL;
                 sqfs_free(e);
                 sqfs_free(v);
-                if (hit && !copy)
-                        return -ENOMEM;
-                if (hit) {
-                        *ret = copy;
-                        return 0;
-                }
+                if (hit)
+                        return copy ? (*ret = copy, 0) : -ENOMEM;
         }
         return k != 0 ? reader_error(r, k, err, "reading squashfs extended attributes") : -ENODATA;
 }
