@@ -4,7 +4,8 @@
 # does not name one attachment (nothing removed), detach IMAGE PREFIX… and --extension picking
 # one, versioned extension file names (app0_1.0.raw with extension-release.app0) kept apart,
 # --force over the extension-release name check (never over the signature or the policy), the
-# user.extension-release.strict=false xattr, --copy=symlink of a raw image, inspect --cat.
+# user.extension-release.strict=false xattr, is-attached --extension, inspect --cat (--copy=symlink of
+# a raw image: test-pctl-raw.sh).
 . "$GRAFT_SOURCE_DIR/tests/lib/lib.sh"
 . "$GRAFT_SOURCE_DIR/tests/integration/portable/lib-pctl.sh"
 
