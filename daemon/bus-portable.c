@@ -191,6 +191,16 @@ static int method_get_image_state(sd_bus_message *m, void *userdata, sd_bus_erro
         return start(m, userdata, false, run_state, reply_state, NULL, read_image, error);
 }
 
+/* GetImageStateMatching: the image, then the extensions its units must be attached with. */
+static int parse_state_matching(sd_bus_message *m, PortableRequest *q, sd_bus_error *error) {
+        int r = read_image(m, q, error);
+        return r < 0 ? r : bus_read_strv(m, &q->extensions);
+}
+
+static int method_get_image_state_matching(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return start(m, userdata, false, run_state, reply_state, NULL, parse_state_matching, error);
+}
+
 /* GetImageMetadata */
 static int parse_metadata(sd_bus_message *m, PortableRequest *q, sd_bus_error *error) {
         int r = read_image(m, q, error);
@@ -232,7 +242,7 @@ static int run_detach(Operation *op) {
         PortableRequest *q = op->data;
         PortableOptions o;
         request_options(op, &o);
-        return portable_detach(&o, q->image, &q->result, &op->error);
+        return portable_detach(&o, q->image, q->prefixes, &q->result, &op->error);
 }
 
 static int reply_result(Operation *op, sd_bus_message *reply) {
@@ -270,10 +280,8 @@ static int method_reattach_image(sd_bus_message *m, void *userdata, sd_bus_error
         return start(m, userdata, true, run_reattach, reply_result, done_attach, parse_metadata, error);
 }
 
-static int parse_detach(sd_bus_message *m, PortableRequest *q, sd_bus_error *error) {
-        int r = read_image(m, q, error);
-        if (r >= 0)
-                r = sd_bus_message_read(m, "t", &q->flags);
+static int parse_detach_flags(sd_bus_message *m, PortableRequest *q, sd_bus_error *error) {
+        int r = sd_bus_message_read(m, "t", &q->flags);
         if (r < 0)
                 return r;
         PortableOptions dummy = {};
@@ -283,8 +291,29 @@ static int parse_detach(sd_bus_message *m, PortableRequest *q, sd_bus_error *err
         return 0;
 }
 
+static int parse_detach(sd_bus_message *m, PortableRequest *q, sd_bus_error *error) {
+        int r = read_image(m, q, error);
+        return r < 0 ? r : parse_detach_flags(m, q, error);
+}
+
 static int method_detach_image(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         return start(m, userdata, true, run_detach, reply_result, done_detach, parse_detach, error);
+}
+
+/* DetachImageMatching: the image, then the unit prefixes and extensions that pick one attachment. */
+static int parse_detach_matching(sd_bus_message *m, PortableRequest *q, sd_bus_error *error) {
+        int r = read_image(m, q, error);
+        if (r >= 0)
+                r = bus_read_strv(m, &q->prefixes);
+        if (r >= 0)
+                r = bus_read_strv(m, &q->extensions);
+        if (r < 0)
+                return r;
+        return parse_detach_flags(m, q, error);
+}
+
+static int method_detach_image_matching(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return start(m, userdata, true, run_detach, reply_result, done_detach, parse_detach_matching, error);
 }
 
 /* RemoveImage, MarkImageReadOnly */
@@ -402,15 +431,21 @@ const sd_bus_vtable manager_portable_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetImageState", SD_BUS_ARGS("s", image), SD_BUS_RESULT("s", state),
                                 method_get_image_state, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetImageStateMatching", SD_BUS_ARGS("s", image, "as", extensions),
+                                SD_BUS_RESULT("s", state), method_get_image_state_matching, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetImageMetadata", ATTACH_ARGS,
                                 SD_BUS_RESULT("s", image, "s", name, "s", version, "s", root_hash, "s", signer, "s", kind,
                                               "s", os_release_path, "a(ss)", os_release, "as", extensions, "as",
-                                              prefixes, "a(sss)", units, "a(sss)", plan, "s", state),
+                                              prefixes, "a(sss)", units, "a(sss)", plan, "s", state, "s",
+                                              os_release_text, "a(sss)", extension_releases),
                                 method_get_image_metadata, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("AttachImage", ATTACH_ARGS, RESULT_ARGS, method_attach_image, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ReattachImage", ATTACH_ARGS, RESULT_ARGS, method_reattach_image,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("DetachImage", SD_BUS_ARGS("s", image, "t", flags), RESULT_ARGS, method_detach_image,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("DetachImageMatching",
+                                SD_BUS_ARGS("s", image, "as", prefixes, "as", extensions, "t", flags), RESULT_ARGS, method_detach_image_matching,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("RemoveImage", SD_BUS_ARGS("s", image), SD_BUS_NO_RESULT, method_remove_image,
                                 SD_BUS_VTABLE_UNPRIVILEGED),

@@ -25,7 +25,8 @@
 #define CALLER_MAX_WAITING 16u
 
 /* Reads that do not open images: what an operator or a boot needs answered whatever else runs. */
-static const char * const cheap_reads[] = { "ListImages", "GetImageState", "List", "Status", NULL };
+static const char * const cheap_reads[] = { "ListImages", "GetImageState", "GetImageStateMatching", "List", "Status",
+                                             NULL };
 
 /* What one caller has running and waiting. */
 typedef struct CallerLoad {
