@@ -62,16 +62,20 @@ static int send_entry(DaemonEvent e, int priority, char * const *fields, const c
 }
 
 int daemon_event(DaemonEvent e, int priority, char * const *fields, const char *format, ...) {
+        va_list ap;
+        va_start(ap, format);
+        int r = daemon_eventv(e, priority, fields, format, ap);
+        va_end(ap);
+        return r;
+}
+
+int daemon_eventv(DaemonEvent e, int priority, char * const *fields, const char *format, va_list ap) {
         if (e < 0 || e >= _DAEMON_EVENT_MAX)
                 return -EINVAL;
         if (priority > daemon_log_get_max_level())
                 return 0;
         _cleanup_free_ char *m = NULL;
-        va_list ap;
-        va_start(ap, format);
-        int k = vasprintf(&m, format, ap);
-        va_end(ap);
-        if (k < 0)
+        if (vasprintf(&m, format, ap) < 0)
                 return -ENOMEM;
         int r = send_entry(e, priority, fields, m);
         /* Without a journal listening (ENOENT, ECONNREFUSED) the stderr line still says it. */

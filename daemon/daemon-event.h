@@ -12,6 +12,8 @@
  * there is. Main thread only (the done callbacks, finish(), the authorization replies). */
 #pragma once
 
+#include <stdarg.h>
+
 #include "sysext.h"
 
 typedef enum DaemonEvent {
@@ -31,6 +33,7 @@ const char *daemon_event_message_id(DaemonEvent e);
 /* One entry: fields are "KEY=VALUE" strings (NULL: none; a key may repeat), the message is
  * formatted as daemon_log()'s. 0 also when no journal listens (the line went to stderr). */
 int daemon_event(DaemonEvent e, int priority, char * const *fields, const char *format, ...) _printf_(4, 5);
+int daemon_eventv(DaemonEvent e, int priority, char * const *fields, const char *format, va_list ap) _printf_(4, 0);
 
 /* The entries of a successful attach, reattach or detach: IMAGE=, ROOT_HASH= (when it has verity),
  * UNIT= for each unit, CALLER_UID=. */

@@ -90,19 +90,17 @@ void operation_add_field(Operation *op, const char *key, const char *value) {
 static void refusal(const Operation *op, const char *error_name, const char *format, ...) _printf_(3, 4);
 static void refusal(const Operation *op, const char *error_name, const char *format, ...) {
         _cleanup_strv_free_ char **f = strv_copy(op->fields);
-        _cleanup_free_ char *m = NULL;
-        va_list ap;
-        va_start(ap, format);
-        int k = vasprintf(&m, format, ap);
-        va_end(ap);
         const char *member = sd_bus_message_get_member(op->call);
-        if (k < 0 || (op->fields && !f) || strv_extendf(&f, "OPERATION=%s", strna(member)) < 0 ||
+        if ((op->fields && !f) || strv_extendf(&f, "OPERATION=%s", strna(member)) < 0 ||
             (error_name && strv_extendf(&f, "ERROR=%s", error_name) < 0) ||
             (op->uid != (uid_t) -1 && strv_extendf(&f, "CALLER_UID=%u", (unsigned) op->uid) < 0)) {
                 daemon_log(LOG_NOTICE, "%s: refused or failed (and out of memory for its journal entry)", op->description);
                 return;
         }
-        (void) daemon_event(DAEMON_EVENT_REFUSAL, LOG_NOTICE, f, "%s", m);
+        va_list ap;
+        va_start(ap, format);
+        (void) daemon_eventv(DAEMON_EVENT_REFUSAL, LOG_NOTICE, f, format, ap);
+        va_end(ap);
 }
 
 Operation *operation_free(Operation *op) {

@@ -8,7 +8,8 @@
 set -euo pipefail
 src=${GRAFT_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${GRAFT_BUILD_DIR:-$src/build}
-export PATH=$build/portable:$build/sysext:$build/images:$build/update:$build/daemon:$PATH
+# graft-image is in images/ or (since the move of the CLIs beside pctl and sextctl) graft-image/.
+export PATH=$build/portable:$build/sysext:$build/images:$build/graft-image:$build/update:$build/daemon:$PATH
 programs=(pctl sextctl graft-image graft-update graftd)
 R=$(mktemp -d /tmp/graft-test-completions.XXXXXX)
 trap 'rm -rf "$R"' EXIT
