@@ -6,6 +6,7 @@
 
 #include "bus-policy-arg.h"
 #include "bus-util.h"
+#include "daemon-event.h"
 #include "daemon-log.h"
 #include "discover.h"
 #include "graft-config.h"
@@ -149,8 +150,10 @@ static int start(sd_bus_message *m, Manager *mgr, bool change, OperationRunFn ru
         Operation *op = operation_new(mgr, m, change ? PORTABLE_KEY : NULL, action, q, request_free);
         if (!op)
                 return -ENOMEM;
-        if (q->image)
+        if (q->image) {
                 operation_describe(op, q->image);
+                operation_add_field(op, "IMAGE", q->image);
+        }
         op->run = run;
         op->reply = reply;
         op->done = done;
@@ -264,12 +267,24 @@ static void emit(Operation *op, const char *signal) {
                 daemon_log(LOG_WARNING, "cannot emit %s: %s", signal, strerror(-r));
 }
 
+static void journal(Operation *op, DaemonEvent e) {
+        PortableRequest *q = op->data;
+        daemon_event_portable(e, q->result.image ?: q->image, q->result.root_hash, q->result.units, op->uid);
+}
+
 static void done_attach(Operation *op) {
         emit(op, "ImageAttached");
+        journal(op, DAEMON_EVENT_ATTACH);
+}
+
+static void done_reattach(Operation *op) {
+        emit(op, "ImageAttached");
+        journal(op, DAEMON_EVENT_REATTACH);
 }
 
 static void done_detach(Operation *op) {
         emit(op, "ImageDetached");
+        journal(op, DAEMON_EVENT_DETACH);
 }
 
 static int method_attach_image(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -277,7 +292,7 @@ static int method_attach_image(sd_bus_message *m, void *userdata, sd_bus_error *
 }
 
 static int method_reattach_image(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return start(m, userdata, true, run_reattach, reply_result, done_attach, parse_metadata, error);
+        return start(m, userdata, true, run_reattach, reply_result, done_reattach, parse_metadata, error);
 }
 
 static int parse_detach_flags(sd_bus_message *m, PortableRequest *q, sd_bus_error *error) {

@@ -34,6 +34,7 @@ void portable_result_done(PortableResult *r) {
         if (!r)
                 return;
         free(r->image);
+        free(r->root_hash);
         strv_free(r->units);
         portable_changes_done(&r->changes);
         strv_free(r->started);
@@ -153,6 +154,8 @@ int portable_attach(const PortableOptions *o, const char *image, char * const *p
                 return r;
         res.image = strdup(a.set.image->path);
         res.units = strv_copy(a.units);
+        if (a.set.image->root_hash && !(res.root_hash = strdup(a.set.image->root_hash)))
+                return -ENOMEM;
         if (!res.image || !res.units)
                 return -ENOMEM;
         if (c.live && (r = attach_live(&c, &a, &res)) < 0)
@@ -228,7 +231,9 @@ int portable_detach(const PortableOptions *o, const char *image, char * const *p
         if (r < 0)
                 return r;
         for (size_t i = 0; i < c.att.n_units && !res.image; i++)
-                if (picked[i] && !(res.image = strdup(c.att.units[i].marker.image)))
+                if (picked[i] && (!(res.image = strdup(c.att.units[i].marker.image)) ||
+                                  (c.att.units[i].marker.root_hash &&
+                                   !(res.root_hash = strdup(c.att.units[i].marker.root_hash)))))
                         return -ENOMEM;
         *ret = res;
         res = (PortableResult) {};
@@ -364,6 +369,8 @@ int portable_reattach(const PortableOptions *o, const char *image, char * const 
                 return r;
         res.image = strdup(a.set.image->path);
         res.units = strv_copy(a.units);
+        if (a.set.image->root_hash && !(res.root_hash = strdup(a.set.image->root_hash)))
+                return -ENOMEM;
         if (!res.image || !res.units)
                 return -ENOMEM;
         *ret = res;

@@ -83,6 +83,7 @@ typedef struct PortableOptions {
 /* What an operation did. */
 typedef struct PortableResult {
         char *image;           /* the image path (inside the root) */
+        char *root_hash;       /* its verified root hash (detach: recorded at attach); NULL: no verity */
         char **units;          /* the units attached / detached / reattached */
         PortableChanges changes;
         char **started, **stopped, **restarted; /* jobs queued (and waited for unless no_block) */

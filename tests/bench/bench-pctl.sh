@@ -61,7 +61,7 @@ for ((i = 0; i < runs; i++)); do
         done
 done
 
-echo "systemd $(C systemctl --version | head -n1 | awk '{ print $2 }'), $runs cycles each, medians in ms:"
+echo "systemd $(C systemctl --version | awk 'NR == 1 { print $2 }'), $runs cycles each, medians in ms:"
 printf '%-12s %8s %8s %8s\n' tool attach detach both
 for tool in pctl portablectl; do
         printf '%-12s %8s %8s %8s\n' "$tool" "$(cut -d' ' -f1 "$T/$tool" | median)" \

@@ -54,11 +54,11 @@ nspawn_mirror() {
                                 }
                                 if (ok && uri != "") { print uri; exit }
                         }' "$f"
-        done | head -n1 | grep . && return 0
+        done | awk 'NR == 1 { print; found = 1 } END { exit !found }' && return 0
         for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
                 [[ -r $f ]] || continue
                 awk -v suite="$NSPAWN_SUITE" '$1 == "deb" { u = ""; for (i = 2; i <= NF; i++) { if ($i ~ /^\[/) { while ($i !~ /\]$/) i++; continue } if (u == "") { u = $i; continue } if ($i == suite) { print u; exit } break } }' "$f"
-        done | head -n1 | grep .
+        done | awk 'NR == 1 { print; found = 1 } END { exit !found }'
 }
 
 # The cached root for the package set: built once (≈2–3 min), then reused. Prints its path.

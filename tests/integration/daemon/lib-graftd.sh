@@ -80,8 +80,8 @@ graftd_cleanup() {
 trap graftd_cleanup EXIT
 
 name_owned() {
-        busctl --system call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus NameHasOwner s \
-                org.graft.Manager1 2>/dev/null | grep -q true
+        grep -q true <<<"$(busctl --system call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus \
+                NameHasOwner s org.graft.Manager1 2>/dev/null)"
 }
 
 graftd_start() {
