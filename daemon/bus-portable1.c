@@ -1,0 +1,649 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Owns graftd's org.freedesktop.portable1 face (graftd --portable1, see graftd(8)): the Manager
+ * object and the Image objects with the methods and the signatures of systemd-portabled (v252),
+ * so that systemd's own portablectl drives graftd unchanged. Each method parses systemd's
+ * arguments here and becomes an operation (operation.c) whose worker calls the same portable
+ * library function as org.graft.Manager1 does: the operation lock, the journal, the trust checks
+ * and the authorization (org.graft.policy's actions) are graftd's own, unchanged. Only the shape
+ * of the replies is systemd's: the change list a(sss) (type, path, source), the image list
+ * a(ssbtttso), the metadata (path, os-release, unit files as bytes). */
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "bus-util.h"
+#include "daemon-log.h"
+#include "operation.h"
+#include "path-util.h"
+#include "portable-wire.h"
+#include "strv.h"
+
+#define P1_NAME "org.freedesktop.portable1"
+#define P1_PATH "/org/freedesktop/portable1"
+#define P1_IMAGE_PREFIX "/org/freedesktop/portable1/image"
+#define P1_MANAGER_INTERFACE "org.freedesktop.portable1.Manager"
+#define P1_IMAGE_INTERFACE "org.freedesktop.portable1.Image"
+#define P1_ERROR_NO_SUCH_IMAGE "org.freedesktop.portable1.NoSuchImage"
+#define P1_POOL "/var/lib/portables"
+/* The flags portabled 252 takes on its *WithExtensions methods: PORTABLE_RUNTIME alone. */
+#define P1_FLAG_RUNTIME UINT64_C(1)
+
+#define PORTABLE_ACTION "org.graft.manage-portables"
+#define PORTABLE_KEY "portable"
+
+/* What ListImages says of an image besides graft's own listing: systemd's image fields. */
+typedef struct P1ImageStat {
+        const char *type;
+        bool read_only;
+        uint64_t crtime, mtime, usage;
+} P1ImageStat;
+
+typedef struct P1Request {
+        char *image;
+        char **matches;
+        char **extensions;
+        char *profile;
+        PortableCopyMode copy_mode;
+        bool runtime, read_only, reattach;
+
+        PortableResult result;
+        PortableInspection inspection;
+        PortableImageInfo *infos;
+        P1ImageStat *stats;
+        size_t n_infos;
+        PortableState state;
+        char lock_who[64];
+} P1Request;
+
+static void request_free(void *p) {
+        P1Request *q = p;
+        if (!q)
+                return;
+        free(q->image);
+        strv_free(q->matches);
+        strv_free(q->extensions);
+        free(q->profile);
+        portable_result_done(&q->result);
+        portable_inspection_done(&q->inspection);
+        portable_image_infos_free(q->infos, q->n_infos);
+        free(q->stats);
+        free(q);
+}
+
+static void options(Operation *op, PortableOptions *o) {
+        P1Request *q = op->data;
+        if (op->uid != (uid_t) -1)
+                snprintf(q->lock_who, sizeof q->lock_who, "for uid %u (portable1)", (unsigned) op->uid);
+        *o = (PortableOptions) {
+                .root = op->manager->root,
+                .profile = q->profile,
+                .copy_mode = q->copy_mode,
+                .runtime = q->runtime,
+                .extensions = q->extensions,
+                .bus = op->systemd,
+                .verify_cache = op->manager->cache,
+                .lock_who = q->lock_who[0] ? q->lock_who : NULL,
+                /* portablectl enables, starts and reloads itself, through systemd. */
+                .no_reload = true,
+                .no_recovery = !op->key,
+        };
+}
+
+/* As bus-portable.c's reads: naming a path (image, extension, profile) needs the inspect action. */
+static const char *read_action(const P1Request *q) {
+        bool by_path = (q->image && strchr(q->image, '/')) || (q->profile && strchr(q->profile, '/'));
+        for (char **e = q->extensions; e && *e && !by_path; e++)
+                by_path = strchr(*e, '/');
+        return by_path ? INSPECT_ACTION : NULL;
+}
+
+typedef int (*ParseFn)(sd_bus_message *m, P1Request *q, sd_bus_error *error);
+
+/* Starts the operation for image (taken; NULL: the method names none) with the arguments parse
+ * reads (may be NULL). */
+static int start(sd_bus_message *m, Manager *mgr, char *image, bool change, OperationRunFn run, OperationReplyFn reply,
+                 ParseFn parse, sd_bus_error *error) {
+        P1Request *q = calloc(1, sizeof(*q));
+        if (!q)
+                return free(image), -ENOMEM;
+        q->image = image;
+        int r = parse ? parse(m, q, error) : 0;
+        if (r < 0)
+                return request_free(q), r;
+        Operation *op = operation_new(mgr, m, change ? PORTABLE_KEY : NULL, change ? PORTABLE_ACTION : read_action(q), q,
+                                      request_free);
+        if (!op)
+                return -ENOMEM;
+        if (q->image)
+                operation_describe(op, q->image);
+        op->run = run;
+        op->reply = reply;
+        return operation_start(op);
+}
+
+/* The image a method is for: its first argument (Manager), or the object's name (Image). */
+static int method_image(sd_bus_message *m, char **ret, sd_bus_error *error) {
+        if (streq(sd_bus_message_get_interface(m), P1_IMAGE_INTERFACE)) {
+                _cleanup_free_ char *name = NULL;
+                int r = sd_bus_path_decode(sd_bus_message_get_path(m), P1_IMAGE_PREFIX, &name);
+                if (r <= 0 || isempty(name))
+                        return r < 0 ? r : sd_bus_error_setf(error, P1_ERROR_NO_SUCH_IMAGE, "No image object %s.",
+                                                             sd_bus_message_get_path(m));
+                *ret = TAKE_PTR(name);
+                return 0;
+        }
+        _cleanup_free_ char *image = NULL;
+        int r = bus_read_string(m, &image);
+        if (r < 0)
+                return r;
+        if (!image)
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "No image given.");
+        *ret = TAKE_PTR(image);
+        return 0;
+}
+
+static int dispatch(sd_bus_message *m, void *userdata, bool change, OperationRunFn run, OperationReplyFn reply,
+                    ParseFn parse, sd_bus_error *error) {
+        char *image = NULL;
+        int r = method_image(m, &image, error);
+        return r < 0 ? r : start(m, userdata, image, change, run, reply, parse, error);
+}
+
+static bool with_extensions(sd_bus_message *m) {
+        return endswith(sd_bus_message_get_member(m), "WithExtensions");
+}
+
+static int read_flags(sd_bus_message *m, P1Request *q, sd_bus_error *error) {
+        uint64_t flags;
+        int r = sd_bus_message_read(m, "t", &flags);
+        if (r < 0)
+                return r;
+        if (flags & ~P1_FLAG_RUNTIME)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Invalid 'flags' parameter '%" PRIu64 "'",
+                                         flags);
+        q->runtime = flags & P1_FLAG_RUNTIME;
+        return 0;
+}
+
+static int read_runtime(sd_bus_message *m, P1Request *q) {
+        int b = 0;
+        int r = sd_bus_message_read(m, "b", &b);
+        q->runtime = b;
+        return r;
+}
+
+static int read_copy_mode(sd_bus_message *m, P1Request *q, sd_bus_error *error) {
+        _cleanup_free_ char *copy = NULL;
+        int r = bus_read_string(m, &copy);
+        if (r < 0)
+                return r;
+        q->copy_mode = copy ? portable_copy_mode_from_string(copy) : PORTABLE_COPY_AUTO;
+        if (q->copy_mode < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown copy mode '%s'", copy);
+        return 0;
+}
+
+/* [as extensions,] as matches, s profile, then b runtime, s copy_mode or s copy_mode, t flags:
+ * AttachImage(WithExtensions), ReattachImage(WithExtensions). */
+static int parse_attach(sd_bus_message *m, P1Request *q, sd_bus_error *error) {
+        bool ext = with_extensions(m);
+        int r = ext ? bus_read_strv(m, &q->extensions) : 0;
+        if (r >= 0)
+                r = bus_read_strv(m, &q->matches);
+        if (r >= 0)
+                r = bus_read_string(m, &q->profile);
+        if (r >= 0 && !ext)
+                r = read_runtime(m, q);
+        if (r >= 0)
+                r = read_copy_mode(m, q, error);
+        if (r >= 0 && ext)
+                r = read_flags(m, q, error);
+        return r;
+}
+
+/* b runtime, or as extensions, t flags: DetachImage(WithExtensions). */
+static int parse_detach(sd_bus_message *m, P1Request *q, sd_bus_error *error) {
+        if (!with_extensions(m))
+                return read_runtime(m, q);
+        int r = bus_read_strv(m, &q->extensions);
+        return r < 0 ? r : read_flags(m, q, error);
+}
+
+/* [as extensions,] as matches[, t flags]: GetImageMetadata(WithExtensions). */
+static int parse_metadata(sd_bus_message *m, P1Request *q, sd_bus_error *error) {
+        bool ext = with_extensions(m);
+        int r = ext ? bus_read_strv(m, &q->extensions) : 0;
+        if (r >= 0)
+                r = bus_read_strv(m, &q->matches);
+        if (r >= 0 && ext)
+                r = read_flags(m, q, error);
+        return r;
+}
+
+/* as extensions, t flags: GetImageStateWithExtensions. */
+static int parse_state(sd_bus_message *m, P1Request *q, sd_bus_error *error) {
+        return with_extensions(m) ? parse_detach(m, q, error) : 0;
+}
+
+static int parse_read_only(sd_bus_message *m, P1Request *q, sd_bus_error *error) {
+        int b = 0;
+        int r = sd_bus_message_read(m, "b", &b);
+        q->read_only = b;
+        return r;
+}
+
+/* Whether change x's file put back one that the same change list removed (compared by file name). */
+static bool put_back(const PortableChanges *c, const PortableChange *x) {
+        const char *name = strrchr(x->path, '/') ?: x->path;
+        for (size_t j = 0; j < c->n; j++)
+                if (c->items[j].type != PORTABLE_CHANGE_UNLINK && streq(strrchr(c->items[j].path, '/') ?: "", name))
+                        return true;
+        return false;
+}
+
+/* The change list as portabled sends it: a(sss) type, path, source. portabled copies unit files
+ * out of the image through a file descriptor and names no source for them: neither does this
+ * (pctl and org.graft.Manager1 do). Which: ALL; ADDED, the changes but the unlinks; GONE, the
+ * unlinks of files the list does not put back (reattach: portabled's "units gone"). */
+typedef enum { CHANGES_ALL, CHANGES_ADDED, CHANGES_GONE } ChangesWhich;
+
+static int append_changes(sd_bus_message *reply, const PortableResult *res, ChangesWhich which) {
+        const PortableChanges *c = &res->changes;
+        size_t n_image = strlen(strempty(res->image));
+        int r = sd_bus_message_open_container(reply, 'a', "(sss)");
+        for (size_t i = 0; r >= 0 && i < c->n; i++) {
+                const PortableChange *x = &c->items[i];
+                bool unlink = x->type == PORTABLE_CHANGE_UNLINK;
+                if ((which == CHANGES_ADDED && unlink) || (which == CHANGES_GONE && (!unlink || put_back(c, x))))
+                        continue;
+                const char *source = strempty(x->source);
+                if (x->type == PORTABLE_CHANGE_COPY && n_image > 0 && strneq(source, res->image, n_image) &&
+                    source[n_image] == '/')
+                        source = "";
+                r = sd_bus_message_append(reply, "(sss)", portable_change_type_to_string(x->type), x->path, source);
+        }
+        return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+/* ListImages, GetImage: graft's listing, with what systemd says of each image file. */
+static void stat_image(const char *root, const char *path, P1ImageStat *ret) {
+        _cleanup_free_ char *full = path_join(root ?: "/", path);
+        struct statx sx;
+        *ret = (P1ImageStat) { .type = "raw", .usage = UINT64_MAX };
+        if (!full || statx(AT_FDCWD, full, 0, STATX_BASIC_STATS | STATX_BTIME, &sx) < 0)
+                return;
+        struct statvfs sv;
+        ret->read_only = statvfs(full, &sv) >= 0 && (sv.f_flag & ST_RDONLY);
+        ret->mtime = (uint64_t) sx.stx_mtime.tv_sec * 1000000u + sx.stx_mtime.tv_nsec / 1000u;
+        if (sx.stx_mask & STATX_BTIME)
+                ret->crtime = (uint64_t) sx.stx_btime.tv_sec * 1000000u + sx.stx_btime.tv_nsec / 1000u;
+        if (S_ISDIR(sx.stx_mode)) {
+                /* A directory is read-only by its immutable attribute (portable_set_read_only()). */
+                ret->type = "directory";
+                int fd = open(full, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY);
+                unsigned attr = 0;
+                if (fd >= 0 && ioctl(fd, FS_IOC_GETFLAGS, &attr) >= 0 && (attr & FS_IMMUTABLE_FL))
+                        ret->read_only = true;
+                if (fd >= 0)
+                        close(fd);
+        } else if (S_ISBLK(sx.stx_mode))
+                ret->type = "block";
+        else {
+                ret->read_only = ret->read_only || (sx.stx_mode & 0222) == 0;
+                ret->usage = sx.stx_blocks * 512u;
+        }
+}
+
+static int run_list(Operation *op) {
+        P1Request *q = op->data;
+        PortableOptions o;
+        options(op, &o);
+        int r = portable_list(&o, &q->infos, &q->n_infos, &op->error);
+        if (r < 0)
+                return r;
+        q->stats = calloc(q->n_infos + 1, sizeof(P1ImageStat));
+        if (!q->stats)
+                return -ENOMEM;
+        for (size_t i = 0; i < q->n_infos; i++)
+                stat_image(op->manager->root, q->infos[i].path, &q->stats[i]);
+        return 0;
+}
+
+static int append_image_path(sd_bus_message *reply, const char *name) {
+        _cleanup_free_ char *path = NULL;
+        int r = sd_bus_path_encode(P1_IMAGE_PREFIX, name, &path);
+        return r < 0 ? r : sd_bus_message_append(reply, "o", path);
+}
+
+static int reply_list(Operation *op, sd_bus_message *reply) {
+        P1Request *q = op->data;
+        int r = sd_bus_message_open_container(reply, 'a', "(ssbtttso)");
+        for (size_t i = 0; r >= 0 && i < q->n_infos; i++) {
+                const P1ImageStat *s = &q->stats[i];
+                r = sd_bus_message_open_container(reply, 'r', "ssbtttso");
+                if (r >= 0)
+                        r = sd_bus_message_append(reply, "ssbttts", q->infos[i].name, s->type, s->read_only, s->crtime,
+                                                  s->mtime, s->usage, portable_state_to_string(q->infos[i].state));
+                if (r >= 0)
+                        r = append_image_path(reply, q->infos[i].name);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(reply);
+        }
+        return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+static int method_list_images(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return start(m, userdata, NULL, false, run_list, reply_list, NULL, error);
+}
+
+static int run_get_image(Operation *op) {
+        P1Request *q = op->data;
+        int r = run_list(op);
+        for (size_t i = 0; r >= 0 && i < q->n_infos; i++)
+                if (streq(q->infos[i].name, q->image) || streq(q->infos[i].path, q->image))
+                {
+                        free(q->image);
+                        q->image = TAKE_PTR(q->infos[i].name);
+                        return 0;
+                }
+        return r < 0 ? r : graft_error_set(&op->error, -ENOENT, P1_ERROR_NO_SUCH_IMAGE, "No image '%s' found.", q->image);
+}
+
+static int reply_get_image(Operation *op, sd_bus_message *reply) {
+        P1Request *q = op->data;
+        return append_image_path(reply, q->image);
+}
+
+static int method_get_image(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return dispatch(m, userdata, false, run_get_image, reply_get_image, NULL, error);
+}
+
+/* GetImageState(WithExtensions), Image.GetState */
+static int run_state(Operation *op) {
+        P1Request *q = op->data;
+        PortableOptions o;
+        options(op, &o);
+        return portable_is_attached(&o, q->image, &q->state, &op->error);
+}
+
+static int reply_state(Operation *op, sd_bus_message *reply) {
+        P1Request *q = op->data;
+        return sd_bus_message_append(reply, "s", portable_state_to_string(q->state));
+}
+
+static int method_get_state(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return dispatch(m, userdata, false, run_state, reply_state, parse_state, error);
+}
+
+/* GetImageMetadata(WithExtensions), GetImageOSRelease and the Image methods of the same names. */
+static int run_inspect(Operation *op) {
+        P1Request *q = op->data;
+        PortableOptions o;
+        options(op, &o);
+        return portable_inspect(&o, q->image, q->matches, &q->inspection, &op->error);
+}
+
+/* The os-release file again, from graft's key/value pairs: quoted, so that every reader of
+ * os-release (portablectl parses it as an environment file) reads the same values. */
+static int append_os_release(sd_bus_message *reply, char **pairs) {
+        _cleanup_free_ char *buf = NULL;
+        size_t n = 0;
+        _cleanup_fclose_ FILE *f = open_memstream(&buf, &n);
+        if (!f)
+                return -ENOMEM;
+        for (char **p = pairs; p && p[0] && p[1]; p += 2) {
+                fprintf(f, "%s=\"", p[0]);
+                for (const char *c = p[1]; *c; c++)
+                        fprintf(f, strchr("\\\"$`", *c) ? "\\%c" : "%c", *c);
+                fputs("\"\n", f);
+        }
+        if (fflush(f) != 0)
+                return -ENOMEM;
+        return sd_bus_message_append_array(reply, 'y', buf, n);
+}
+
+static int reply_metadata(Operation *op, sd_bus_message *reply) {
+        P1Request *q = op->data;
+        const PortableInspection *in = &q->inspection;
+        int r = sd_bus_message_append(reply, "s", in->image);
+        if (r >= 0)
+                r = append_os_release(reply, in->os_release);
+        if (r >= 0 && with_extensions(op->call)) {
+                /* graft keeps no extension-release content in its inspection: the paths, empty. */
+                r = sd_bus_message_open_container(reply, 'a', "{say}");
+                for (char **e = in->extensions; r >= 0 && e && *e; e++)
+                        r = sd_bus_message_append(reply, "{say}", *e, 0);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(reply);
+        }
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "{say}");
+        for (size_t i = 0; r >= 0 && i < in->n_units; i++) {
+                const char *content = strempty(in->units[i].content);
+                r = sd_bus_message_open_container(reply, 'e', "say");
+                if (r >= 0)
+                        r = sd_bus_message_append(reply, "s", in->units[i].name);
+                if (r >= 0)
+                        r = sd_bus_message_append_array(reply, 'y', content, strlen(content));
+                if (r >= 0)
+                        r = sd_bus_message_close_container(reply);
+        }
+        return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+static int method_get_metadata(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return dispatch(m, userdata, false, run_inspect, reply_metadata, parse_metadata, error);
+}
+
+static int reply_os_release(Operation *op, sd_bus_message *reply) {
+        P1Request *q = op->data;
+        char **p = q->inspection.os_release;
+        int r = sd_bus_message_open_container(reply, 'a', "{ss}");
+        for (; r >= 0 && p && p[0] && p[1]; p += 2)
+                r = sd_bus_message_append(reply, "{ss}", p[0], p[1]);
+        return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+static int method_get_os_release(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return dispatch(m, userdata, false, run_inspect, reply_os_release, NULL, error);
+}
+
+/* AttachImage, ReattachImage, DetachImage (and WithExtensions, and the Image methods) */
+static int run_attach(Operation *op) {
+        P1Request *q = op->data;
+        PortableOptions o;
+        options(op, &o);
+        return q->reattach ? portable_reattach(&o, q->image, q->matches, &q->result, &op->error)
+                           : portable_attach(&o, q->image, q->matches, &q->result, &op->error);
+}
+
+static int run_detach(Operation *op) {
+        P1Request *q = op->data;
+        PortableOptions o;
+        options(op, &o);
+        return portable_detach(&o, q->image, &q->result, &op->error);
+}
+
+static int reply_changes(Operation *op, sd_bus_message *reply) {
+        P1Request *q = op->data;
+        return append_changes(reply, &q->result, CHANGES_ALL);
+}
+
+/* Reattach: the files gone, then the files put in place (portablectl stops what is gone). */
+static int reply_reattach(Operation *op, sd_bus_message *reply) {
+        P1Request *q = op->data;
+        int r = append_changes(reply, &q->result, CHANGES_GONE);
+        return r < 0 ? r : append_changes(reply, &q->result, CHANGES_ADDED);
+}
+
+static int method_attach(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return dispatch(m, userdata, true, run_attach, reply_changes, parse_attach, error);
+}
+
+static int parse_reattach(sd_bus_message *m, P1Request *q, sd_bus_error *error) {
+        q->reattach = true;
+        return parse_attach(m, q, error);
+}
+
+static int method_reattach(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return dispatch(m, userdata, true, run_attach, reply_reattach, parse_reattach, error);
+}
+
+static int method_detach(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return dispatch(m, userdata, true, run_detach, reply_changes, parse_detach, error);
+}
+
+/* RemoveImage, MarkImageReadOnly */
+static int run_remove(Operation *op) {
+        P1Request *q = op->data;
+        PortableOptions o;
+        options(op, &o);
+        return portable_remove(&o, q->image, &op->error);
+}
+
+static int method_remove(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return dispatch(m, userdata, true, run_remove, NULL, NULL, error);
+}
+
+static int run_read_only(Operation *op) {
+        P1Request *q = op->data;
+        PortableOptions o;
+        options(op, &o);
+        return portable_set_read_only(&o, q->image, q->read_only, &op->error);
+}
+
+static int method_mark_read_only(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return dispatch(m, userdata, true, run_read_only, NULL, parse_read_only, error);
+}
+
+/* SetImageLimit, SetPoolLimit: portabled sets btrfs quotas; graft's pools have none. */
+static int method_set_limit(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return sd_bus_error_setf(error, SD_BUS_ERROR_NOT_SUPPORTED,
+                                 "graftd sets no size limits: its image pools are plain directories without quota.");
+}
+
+static int property_pool_path(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "s", P1_POOL);
+}
+
+/* As portabled's on a file system without quota. */
+static int property_unlimited(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "t", UINT64_MAX);
+}
+
+static int property_profiles(sd_bus *bus, const char *path, const char *interface, const char *property,
+                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        _cleanup_strv_free_ char **l = NULL;
+        _cleanup_graft_error_ GraftError e = GRAFT_ERROR_INIT;
+        int r = portable_profiles(m->root, &l, &e);
+        if (r < 0)
+                return sd_bus_error_set(error, e.name ?: GRAFT_ERROR_IO, e.message ?: strerror(-r));
+        return bus_append_strv(reply, l);
+}
+
+static int property_image_name(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ char *name = NULL;
+        int r = sd_bus_path_decode(path, P1_IMAGE_PREFIX, &name);
+        return r < 0 ? r : sd_bus_message_append(reply, "s", strempty(name));
+}
+
+#define CHANGES SD_BUS_RESULT("a(sss)", changes)
+
+static const sd_bus_vtable manager_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("PoolPath", "s", property_pool_path, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("PoolUsage", "t", property_unlimited, 0, 0),
+        SD_BUS_PROPERTY("PoolLimit", "t", property_unlimited, 0, 0),
+        SD_BUS_PROPERTY("Profiles", "as", property_profiles, 0, 0),
+        SD_BUS_METHOD_WITH_ARGS("GetImage", SD_BUS_ARGS("s", image), SD_BUS_RESULT("o", object), method_get_image, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListImages", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssbtttso)", images), method_list_images, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetImageOSRelease", SD_BUS_ARGS("s", image), SD_BUS_RESULT("a{ss}", os_release), method_get_os_release, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetImageMetadata", SD_BUS_ARGS("s", image, "as", matches),
+               SD_BUS_RESULT("s", image, "ay", os_release, "a{say}", units), method_get_metadata, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetImageMetadataWithExtensions", SD_BUS_ARGS("s", image, "as", extensions, "as", matches, "t", flags),
+               SD_BUS_RESULT("s", image, "ay", os_release, "a{say}", extensions, "a{say}", units), method_get_metadata, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetImageState", SD_BUS_ARGS("s", image), SD_BUS_RESULT("s", state), method_get_state, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetImageStateWithExtensions", SD_BUS_ARGS("s", image, "as", extensions, "t", flags),
+               SD_BUS_RESULT("s", state), method_get_state, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("AttachImage", SD_BUS_ARGS("s", image, "as", matches, "s", profile, "b", runtime, "s", copy_mode),
+               CHANGES, method_attach, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("AttachImageWithExtensions",
+               SD_BUS_ARGS("s", image, "as", extensions, "as", matches, "s", profile, "s", copy_mode, "t", flags),
+               CHANGES, method_attach, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("DetachImage", SD_BUS_ARGS("s", image, "b", runtime), CHANGES, method_detach, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("DetachImageWithExtensions", SD_BUS_ARGS("s", image, "as", extensions, "t", flags), CHANGES,
+               method_detach, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ReattachImage", SD_BUS_ARGS("s", image, "as", matches, "s", profile, "b", runtime, "s", copy_mode),
+               SD_BUS_RESULT("a(sss)", changes_removed, "a(sss)", changes_updated), method_reattach, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ReattachImageWithExtensions",
+               SD_BUS_ARGS("s", image, "as", extensions, "as", matches, "s", profile, "s", copy_mode, "t", flags),
+               SD_BUS_RESULT("a(sss)", changes_removed, "a(sss)", changes_updated), method_reattach, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RemoveImage", SD_BUS_ARGS("s", image), SD_BUS_NO_RESULT, method_remove, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("MarkImageReadOnly", SD_BUS_ARGS("s", image, "b", read_only), SD_BUS_NO_RESULT, method_mark_read_only, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SetImageLimit", SD_BUS_ARGS("s", image, "t", limit), SD_BUS_NO_RESULT, method_set_limit, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SetPoolLimit", SD_BUS_ARGS("t", limit), SD_BUS_NO_RESULT, method_set_limit, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
+
+/* The Image objects: the same methods, the image named by the object path. Of the properties only
+ * Name: the others would need the image looked at in the main loop, which graftd never does. */
+static const sd_bus_vtable image_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Name", "s", property_image_name, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_METHOD_WITH_ARGS("GetOSRelease", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{ss}", os_release), method_get_os_release, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetMetadata", SD_BUS_ARGS("as", matches), SD_BUS_RESULT("s", image, "ay", os_release, "a{say}", units),
+               method_get_metadata, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetMetadataWithExtensions", SD_BUS_ARGS("as", extensions, "as", matches, "t", flags),
+               SD_BUS_RESULT("s", image, "ay", os_release, "a{say}", extensions, "a{say}", units), method_get_metadata, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetState", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", state), method_get_state, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Attach", SD_BUS_ARGS("as", matches, "s", profile, "b", runtime, "s", copy_mode), CHANGES,
+               method_attach, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("AttachWithExtensions",
+               SD_BUS_ARGS("as", extensions, "as", matches, "s", profile, "s", copy_mode, "t", flags), CHANGES,
+               method_attach, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Detach", SD_BUS_ARGS("b", runtime), CHANGES, method_detach, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("DetachWithExtensions", SD_BUS_ARGS("as", extensions, "t", flags), CHANGES, method_detach, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Reattach", SD_BUS_ARGS("as", matches, "s", profile, "b", runtime, "s", copy_mode),
+               SD_BUS_RESULT("a(sss)", changes_removed, "a(sss)", changes_updated), method_reattach, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ReattachWithExtensions",
+               SD_BUS_ARGS("as", extensions, "as", matches, "s", profile, "s", copy_mode, "t", flags),
+               SD_BUS_RESULT("a(sss)", changes_removed, "a(sss)", changes_updated), method_reattach, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Remove", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_remove, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("MarkReadOnly", SD_BUS_ARGS("b", read_only), SD_BUS_NO_RESULT, method_mark_read_only, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SetLimit", SD_BUS_ARGS("t", limit), SD_BUS_NO_RESULT, method_set_limit, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
+
+/* Is systemd-portabled this bus's: activatable (installed) or running? Then the name stays its. */
+static bool portabled_present(sd_bus *bus) {
+        _cleanup_strv_free_ char **names = NULL;
+        if (sd_bus_list_names(bus, NULL, &names) < 0)
+                return false;
+        return strv_contains(names, P1_NAME);
+}
+
+void manager_portable1_start(Manager *m) {
+        if (portabled_present(m->bus)) {
+                daemon_log(LOG_NOTICE, "Not serving %s: systemd-portabled is installed for this bus (or owns the name).",
+                           P1_NAME);
+                return;
+        }
+        int r = sd_bus_add_object_vtable(m->bus, NULL, P1_PATH, P1_MANAGER_INTERFACE, manager_vtable, m);
+        if (r >= 0)
+                r = sd_bus_add_fallback_vtable(m->bus, NULL, P1_IMAGE_PREFIX, P1_IMAGE_INTERFACE, image_vtable, NULL, m);
+        if (r >= 0)
+                r = sd_bus_request_name(m->bus, P1_NAME, 0);
+        if (r < 0) {
+                daemon_log(LOG_WARNING, "Not serving %s: %s", P1_NAME, strerror(-r));
+                return;
+        }
+        daemon_log(LOG_INFO, "Serving %s too.", P1_NAME);
+}
