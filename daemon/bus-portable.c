@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bus-policy-arg.h"
+#include "bus-portable.h"
 #include "bus-util.h"
 #include "daemon-log.h"
 #include "discover.h"
@@ -16,24 +17,6 @@
 #define PORTABLE_ACTION "org.graft.manage-portables"
 #define PORTABLE_KEY "portable"
 
-typedef struct PortableRequest {
-        char *image;
-        char **prefixes;
-        char *profile;
-        PortableCopyMode copy_mode;
-        uint64_t flags;
-        char **extensions;
-        ImagePolicy policy;
-        bool has_policy;
-        bool read_only;
-
-        PortableResult result;
-        PortableInspection inspection;
-        PortableImageInfo *infos;
-        size_t n_infos;
-        PortableState state;
-        char lock_who[64];   /* for the operation lock's holder line */
-} PortableRequest;
 
 static void request_free(void *p) {
         PortableRequest *q = p;
@@ -46,6 +29,7 @@ static void request_free(void *p) {
         portable_result_done(&q->result);
         portable_inspection_done(&q->inspection);
         portable_image_infos_free(q->infos, q->n_infos);
+        free(q->extra);
         free(q);
 }
 
@@ -133,13 +117,12 @@ static const char *read_action(const PortableRequest *q) {
         return by_path || q->has_policy ? INSPECT_ACTION : NULL;
 }
 
-/* Parses with parse (may be NULL), then starts the operation. */
-static int start(sd_bus_message *m, Manager *mgr, bool change, OperationRunFn run, OperationReplyFn reply,
-                 OperationDoneFn done, int (*parse)(sd_bus_message *m, PortableRequest *q, sd_bus_error *error),
-                 sd_bus_error *error) {
+int portable_request_start(sd_bus_message *m, Manager *mgr, char *image, bool change, OperationRunFn run,
+                           OperationReplyFn reply, OperationDoneFn done, PortableParseFn parse, sd_bus_error *error) {
         PortableRequest *q = calloc(1, sizeof(*q));
         if (!q)
-                return -ENOMEM;
+                return free(image), -ENOMEM;
+        q->image = image;
         int r = parse ? parse(m, q, error) : 0;
         if (r < 0) {
                 request_free(q);
@@ -158,7 +141,7 @@ static int start(sd_bus_message *m, Manager *mgr, bool change, OperationRunFn ru
 }
 
 /* ListImages */
-static int run_list(Operation *op) {
+int portable_run_list(Operation *op) {
         PortableRequest *q = op->data;
         PortableOptions o;
         request_options(op, &o);
@@ -171,11 +154,11 @@ static int reply_list(Operation *op, sd_bus_message *reply) {
 }
 
 static int method_list_images(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return start(m, userdata, false, run_list, reply_list, NULL, NULL, error);
+        return portable_request_start(m, userdata, NULL, false, portable_run_list, reply_list, NULL, NULL, error);
 }
 
 /* GetImageState */
-static int run_state(Operation *op) {
+int portable_run_state(Operation *op) {
         PortableRequest *q = op->data;
         PortableOptions o;
         request_options(op, &o);
@@ -188,7 +171,8 @@ static int reply_state(Operation *op, sd_bus_message *reply) {
 }
 
 static int method_get_image_state(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return start(m, userdata, false, run_state, reply_state, NULL, read_image, error);
+        return portable_request_start(m, userdata, NULL,
+                                      false, portable_run_state, reply_state, NULL, read_image, error);
 }
 
 /* GetImageMetadata */
@@ -197,7 +181,7 @@ static int parse_metadata(sd_bus_message *m, PortableRequest *q, sd_bus_error *e
         return r < 0 ? r : read_attach_args(m, q, error);
 }
 
-static int run_metadata(Operation *op) {
+int portable_run_metadata(Operation *op) {
         PortableRequest *q = op->data;
         PortableOptions o;
         request_options(op, &o);
@@ -210,25 +194,26 @@ static int reply_metadata(Operation *op, sd_bus_message *reply) {
 }
 
 static int method_get_image_metadata(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return start(m, userdata, false, run_metadata, reply_metadata, NULL, parse_metadata, error);
+        return portable_request_start(m, userdata, NULL,
+                                      false, portable_run_metadata, reply_metadata, NULL, parse_metadata, error);
 }
 
 /* AttachImage, ReattachImage, DetachImage */
-static int run_attach(Operation *op) {
+int portable_run_attach(Operation *op) {
         PortableRequest *q = op->data;
         PortableOptions o;
         request_options(op, &o);
         return portable_attach(&o, q->image, q->prefixes, &q->result, &op->error);
 }
 
-static int run_reattach(Operation *op) {
+int portable_run_reattach(Operation *op) {
         PortableRequest *q = op->data;
         PortableOptions o;
         request_options(op, &o);
         return portable_reattach(&o, q->image, q->prefixes, &q->result, &op->error);
 }
 
-static int run_detach(Operation *op) {
+int portable_run_detach(Operation *op) {
         PortableRequest *q = op->data;
         PortableOptions o;
         request_options(op, &o);
@@ -263,11 +248,13 @@ static void done_detach(Operation *op) {
 }
 
 static int method_attach_image(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return start(m, userdata, true, run_attach, reply_result, done_attach, parse_metadata, error);
+        return portable_request_start(m, userdata, NULL,
+                                      true, portable_run_attach, reply_result, done_attach, parse_metadata, error);
 }
 
 static int method_reattach_image(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return start(m, userdata, true, run_reattach, reply_result, done_attach, parse_metadata, error);
+        return portable_request_start(m, userdata, NULL,
+                                      true, portable_run_reattach, reply_result, done_attach, parse_metadata, error);
 }
 
 static int parse_detach(sd_bus_message *m, PortableRequest *q, sd_bus_error *error) {
@@ -284,11 +271,12 @@ static int parse_detach(sd_bus_message *m, PortableRequest *q, sd_bus_error *err
 }
 
 static int method_detach_image(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return start(m, userdata, true, run_detach, reply_result, done_detach, parse_detach, error);
+        return portable_request_start(m, userdata, NULL,
+                                      true, portable_run_detach, reply_result, done_detach, parse_detach, error);
 }
 
 /* RemoveImage, MarkImageReadOnly */
-static int run_remove(Operation *op) {
+int portable_run_remove(Operation *op) {
         PortableRequest *q = op->data;
         PortableOptions o;
         request_options(op, &o);
@@ -304,10 +292,11 @@ static void done_remove(Operation *op) {
 }
 
 static int method_remove_image(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return start(m, userdata, true, run_remove, NULL, done_remove, read_image, error);
+        return portable_request_start(m, userdata, NULL,
+                                      true, portable_run_remove, NULL, done_remove, read_image, error);
 }
 
-static int run_read_only(Operation *op) {
+int portable_run_read_only(Operation *op) {
         PortableRequest *q = op->data;
         PortableOptions o;
         request_options(op, &o);
@@ -324,7 +313,8 @@ static int parse_read_only(sd_bus_message *m, PortableRequest *q, sd_bus_error *
 }
 
 static int method_mark_image_read_only(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return start(m, userdata, true, run_read_only, NULL, NULL, parse_read_only, error);
+        return portable_request_start(m, userdata, NULL,
+                                      true, portable_run_read_only, NULL, NULL, parse_read_only, error);
 }
 
 static void on_start_recovered(const char *what, bool completed, void *userdata) {

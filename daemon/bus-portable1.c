@@ -15,6 +15,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "bus-portable.h"
 #include "bus-util.h"
 #include "daemon-log.h"
 #include "operation.h"
@@ -32,98 +33,12 @@
 /* The flags portabled 252 takes on its *WithExtensions methods: PORTABLE_RUNTIME alone. */
 #define P1_FLAG_RUNTIME UINT64_C(1)
 
-#define PORTABLE_ACTION "org.graft.manage-portables"
-#define PORTABLE_KEY "portable"
-
 /* What ListImages says of an image besides graft's own listing: systemd's image fields. */
 typedef struct P1ImageStat {
         const char *type;
         bool read_only;
         uint64_t crtime, mtime, usage;
 } P1ImageStat;
-
-typedef struct P1Request {
-        char *image;
-        char **matches;
-        char **extensions;
-        char *profile;
-        PortableCopyMode copy_mode;
-        bool runtime, read_only, reattach;
-
-        PortableResult result;
-        PortableInspection inspection;
-        PortableImageInfo *infos;
-        P1ImageStat *stats;
-        size_t n_infos;
-        PortableState state;
-        char lock_who[64];
-} P1Request;
-
-static void request_free(void *p) {
-        P1Request *q = p;
-        if (!q)
-                return;
-        free(q->image);
-        strv_free(q->matches);
-        strv_free(q->extensions);
-        free(q->profile);
-        portable_result_done(&q->result);
-        portable_inspection_done(&q->inspection);
-        portable_image_infos_free(q->infos, q->n_infos);
-        free(q->stats);
-        free(q);
-}
-
-static void options(Operation *op, PortableOptions *o) {
-        P1Request *q = op->data;
-        if (op->uid != (uid_t) -1)
-                snprintf(q->lock_who, sizeof q->lock_who, "for uid %u (portable1)", (unsigned) op->uid);
-        *o = (PortableOptions) {
-                .root = op->manager->root,
-                .profile = q->profile,
-                .copy_mode = q->copy_mode,
-                .runtime = q->runtime,
-                .extensions = q->extensions,
-                .bus = op->systemd,
-                .verify_cache = op->manager->cache,
-                .lock_who = q->lock_who[0] ? q->lock_who : NULL,
-                /* portablectl enables, starts and reloads itself, through systemd. */
-                .no_reload = true,
-                .no_recovery = !op->key,
-        };
-}
-
-/* As bus-portable.c's reads: naming a path (image, extension, profile) needs the inspect action. */
-static const char *read_action(const P1Request *q) {
-        bool by_path = (q->image && strchr(q->image, '/')) || (q->profile && strchr(q->profile, '/'));
-        for (char **e = q->extensions; e && *e && !by_path; e++)
-                by_path = strchr(*e, '/');
-        return by_path ? INSPECT_ACTION : NULL;
-}
-
-typedef int (*ParseFn)(sd_bus_message *m, P1Request *q, sd_bus_error *error);
-
-/* Starts the operation for image (taken; NULL: the method names none) with the arguments parse
- * reads (may be NULL). */
-static int start(sd_bus_message *m, Manager *mgr, char *image, bool change, OperationRunFn run, OperationReplyFn reply,
-                 ParseFn parse, sd_bus_error *error) {
-        P1Request *q = calloc(1, sizeof(*q));
-        if (!q)
-                return free(image), -ENOMEM;
-        q->image = image;
-        int r = parse ? parse(m, q, error) : 0;
-        if (r < 0)
-                return request_free(q), r;
-        Operation *op = operation_new(mgr, m, change ? PORTABLE_KEY : NULL, change ? PORTABLE_ACTION : read_action(q), q,
-                                      request_free);
-        if (!op)
-                return -ENOMEM;
-        if (q->image)
-                operation_describe(op, q->image);
-        op->run = run;
-        op->reply = reply;
-        return operation_start(op);
-}
 
 /* The image a method is for: its first argument (Manager), or the object's name (Image). */
 static int method_image(sd_bus_message *m, char **ret, sd_bus_error *error) {
@@ -147,17 +62,25 @@ static int method_image(sd_bus_message *m, char **ret, sd_bus_error *error) {
 }
 
 static int dispatch(sd_bus_message *m, void *userdata, bool change, OperationRunFn run, OperationReplyFn reply,
-                    ParseFn parse, sd_bus_error *error) {
+                    PortableParseFn parse, sd_bus_error *error) {
         char *image = NULL;
         int r = method_image(m, &image, error);
-        return r < 0 ? r : start(m, userdata, image, change, run, reply, parse, error);
+        if (r < 0)
+                return r;
+        /* portablectl reloads, enables and starts itself, through systemd, as with portabled. */
+        return portable_request_start(m, userdata, image, change, run, reply, NULL, parse, error);
 }
 
 static bool with_extensions(sd_bus_message *m) {
         return endswith(sd_bus_message_get_member(m), "WithExtensions");
 }
 
-static int read_flags(sd_bus_message *m, P1Request *q, sd_bus_error *error) {
+/* graft's flags for portabled's runtime choice; never a reload (portablectl asks systemd itself). */
+static void set_runtime(PortableRequest *q, bool runtime) {
+        q->flags = PORTABLE_BUS_NO_RELOAD | (runtime ? PORTABLE_BUS_RUNTIME : 0);
+}
+
+static int read_flags(sd_bus_message *m, PortableRequest *q, sd_bus_error *error) {
         uint64_t flags;
         int r = sd_bus_message_read(m, "t", &flags);
         if (r < 0)
@@ -165,18 +88,18 @@ static int read_flags(sd_bus_message *m, P1Request *q, sd_bus_error *error) {
         if (flags & ~P1_FLAG_RUNTIME)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Invalid 'flags' parameter '%" PRIu64 "'",
                                          flags);
-        q->runtime = flags & P1_FLAG_RUNTIME;
+        set_runtime(q, flags & P1_FLAG_RUNTIME);
         return 0;
 }
 
-static int read_runtime(sd_bus_message *m, P1Request *q) {
+static int read_runtime(sd_bus_message *m, PortableRequest *q) {
         int b = 0;
         int r = sd_bus_message_read(m, "b", &b);
-        q->runtime = b;
+        set_runtime(q, b);
         return r;
 }
 
-static int read_copy_mode(sd_bus_message *m, P1Request *q, sd_bus_error *error) {
+static int read_copy_mode(sd_bus_message *m, PortableRequest *q, sd_bus_error *error) {
         _cleanup_free_ char *copy = NULL;
         int r = bus_read_string(m, &copy);
         if (r < 0)
@@ -189,11 +112,11 @@ static int read_copy_mode(sd_bus_message *m, P1Request *q, sd_bus_error *error) 
 
 /* [as extensions,] as matches, s profile, then b runtime, s copy_mode or s copy_mode, t flags:
  * AttachImage(WithExtensions), ReattachImage(WithExtensions). */
-static int parse_attach(sd_bus_message *m, P1Request *q, sd_bus_error *error) {
+static int parse_attach(sd_bus_message *m, PortableRequest *q, sd_bus_error *error) {
         bool ext = with_extensions(m);
         int r = ext ? bus_read_strv(m, &q->extensions) : 0;
         if (r >= 0)
-                r = bus_read_strv(m, &q->matches);
+                r = bus_read_strv(m, &q->prefixes);
         if (r >= 0)
                 r = bus_read_string(m, &q->profile);
         if (r >= 0 && !ext)
@@ -206,7 +129,7 @@ static int parse_attach(sd_bus_message *m, P1Request *q, sd_bus_error *error) {
 }
 
 /* b runtime, or as extensions, t flags: DetachImage(WithExtensions). */
-static int parse_detach(sd_bus_message *m, P1Request *q, sd_bus_error *error) {
+static int parse_detach(sd_bus_message *m, PortableRequest *q, sd_bus_error *error) {
         if (!with_extensions(m))
                 return read_runtime(m, q);
         int r = bus_read_strv(m, &q->extensions);
@@ -214,22 +137,22 @@ static int parse_detach(sd_bus_message *m, P1Request *q, sd_bus_error *error) {
 }
 
 /* [as extensions,] as matches[, t flags]: GetImageMetadata(WithExtensions). */
-static int parse_metadata(sd_bus_message *m, P1Request *q, sd_bus_error *error) {
+static int parse_metadata(sd_bus_message *m, PortableRequest *q, sd_bus_error *error) {
         bool ext = with_extensions(m);
         int r = ext ? bus_read_strv(m, &q->extensions) : 0;
         if (r >= 0)
-                r = bus_read_strv(m, &q->matches);
+                r = bus_read_strv(m, &q->prefixes);
         if (r >= 0 && ext)
                 r = read_flags(m, q, error);
         return r;
 }
 
 /* as extensions, t flags: GetImageStateWithExtensions. */
-static int parse_state(sd_bus_message *m, P1Request *q, sd_bus_error *error) {
+static int parse_state(sd_bus_message *m, PortableRequest *q, sd_bus_error *error) {
         return with_extensions(m) ? parse_detach(m, q, error) : 0;
 }
 
-static int parse_read_only(sd_bus_message *m, P1Request *q, sd_bus_error *error) {
+static int parse_read_only(sd_bus_message *m, PortableRequest *q, sd_bus_error *error) {
         int b = 0;
         int r = sd_bus_message_read(m, "b", &b);
         q->read_only = b;
@@ -299,17 +222,16 @@ static void stat_image(const char *root, const char *path, P1ImageStat *ret) {
 }
 
 static int run_list(Operation *op) {
-        P1Request *q = op->data;
-        PortableOptions o;
-        options(op, &o);
-        int r = portable_list(&o, &q->infos, &q->n_infos, &op->error);
+        PortableRequest *q = op->data;
+        int r = portable_run_list(op);
         if (r < 0)
                 return r;
-        q->stats = calloc(q->n_infos + 1, sizeof(P1ImageStat));
-        if (!q->stats)
+        P1ImageStat *stats = calloc(q->n_infos + 1, sizeof(P1ImageStat));
+        if (!stats)
                 return -ENOMEM;
         for (size_t i = 0; i < q->n_infos; i++)
-                stat_image(op->manager->root, q->infos[i].path, &q->stats[i]);
+                stat_image(op->manager->root, q->infos[i].path, &stats[i]);
+        q->extra = stats;
         return 0;
 }
 
@@ -320,10 +242,10 @@ static int append_image_path(sd_bus_message *reply, const char *name) {
 }
 
 static int reply_list(Operation *op, sd_bus_message *reply) {
-        P1Request *q = op->data;
+        PortableRequest *q = op->data;
         int r = sd_bus_message_open_container(reply, 'a', "(ssbtttso)");
         for (size_t i = 0; r >= 0 && i < q->n_infos; i++) {
-                const P1ImageStat *s = &q->stats[i];
+                const P1ImageStat *s = (const P1ImageStat *) q->extra + i;
                 r = sd_bus_message_open_container(reply, 'r', "ssbtttso");
                 if (r >= 0)
                         r = sd_bus_message_append(reply, "ssbttts", q->infos[i].name, s->type, s->read_only, s->crtime,
@@ -337,11 +259,11 @@ static int reply_list(Operation *op, sd_bus_message *reply) {
 }
 
 static int method_list_images(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return start(m, userdata, NULL, false, run_list, reply_list, NULL, error);
+        return portable_request_start(m, userdata, NULL, false, run_list, reply_list, NULL, NULL, error);
 }
 
 static int run_get_image(Operation *op) {
-        P1Request *q = op->data;
+        PortableRequest *q = op->data;
         int r = run_list(op);
         for (size_t i = 0; r >= 0 && i < q->n_infos; i++)
                 if (streq(q->infos[i].name, q->image) || streq(q->infos[i].path, q->image))
@@ -350,11 +272,12 @@ static int run_get_image(Operation *op) {
                         q->image = TAKE_PTR(q->infos[i].name);
                         return 0;
                 }
-        return r < 0 ? r : graft_error_set(&op->error, -ENOENT, P1_ERROR_NO_SUCH_IMAGE, "No image '%s' found.", q->image);
+        return r < 0 ? r
+                     : graft_error_set(&op->error, -ENOENT, P1_ERROR_NO_SUCH_IMAGE, "No image '%s' found.", q->image);
 }
 
 static int reply_get_image(Operation *op, sd_bus_message *reply) {
-        P1Request *q = op->data;
+        PortableRequest *q = op->data;
         return append_image_path(reply, q->image);
 }
 
@@ -363,30 +286,16 @@ static int method_get_image(sd_bus_message *m, void *userdata, sd_bus_error *err
 }
 
 /* GetImageState(WithExtensions), Image.GetState */
-static int run_state(Operation *op) {
-        P1Request *q = op->data;
-        PortableOptions o;
-        options(op, &o);
-        return portable_is_attached(&o, q->image, &q->state, &op->error);
-}
-
 static int reply_state(Operation *op, sd_bus_message *reply) {
-        P1Request *q = op->data;
+        PortableRequest *q = op->data;
         return sd_bus_message_append(reply, "s", portable_state_to_string(q->state));
 }
 
 static int method_get_state(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return dispatch(m, userdata, false, run_state, reply_state, parse_state, error);
+        return dispatch(m, userdata, false, portable_run_state, reply_state, parse_state, error);
 }
 
 /* GetImageMetadata(WithExtensions), GetImageOSRelease and the Image methods of the same names. */
-static int run_inspect(Operation *op) {
-        P1Request *q = op->data;
-        PortableOptions o;
-        options(op, &o);
-        return portable_inspect(&o, q->image, q->matches, &q->inspection, &op->error);
-}
-
 /* The os-release file again, from graft's key/value pairs: quoted, so that every reader of
  * os-release (portablectl parses it as an environment file) reads the same values. */
 static int append_os_release(sd_bus_message *reply, char **pairs) {
@@ -407,7 +316,7 @@ static int append_os_release(sd_bus_message *reply, char **pairs) {
 }
 
 static int reply_metadata(Operation *op, sd_bus_message *reply) {
-        P1Request *q = op->data;
+        PortableRequest *q = op->data;
         const PortableInspection *in = &q->inspection;
         int r = sd_bus_message_append(reply, "s", in->image);
         if (r >= 0)
@@ -436,11 +345,11 @@ static int reply_metadata(Operation *op, sd_bus_message *reply) {
 }
 
 static int method_get_metadata(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return dispatch(m, userdata, false, run_inspect, reply_metadata, parse_metadata, error);
+        return dispatch(m, userdata, false, portable_run_metadata, reply_metadata, parse_metadata, error);
 }
 
 static int reply_os_release(Operation *op, sd_bus_message *reply) {
-        P1Request *q = op->data;
+        PortableRequest *q = op->data;
         char **p = q->inspection.os_release;
         int r = sd_bus_message_open_container(reply, 'a', "{ss}");
         for (; r >= 0 && p && p[0] && p[1]; p += 2)
@@ -449,75 +358,41 @@ static int reply_os_release(Operation *op, sd_bus_message *reply) {
 }
 
 static int method_get_os_release(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return dispatch(m, userdata, false, run_inspect, reply_os_release, NULL, error);
+        return dispatch(m, userdata, false, portable_run_metadata, reply_os_release, NULL, error);
 }
 
 /* AttachImage, ReattachImage, DetachImage (and WithExtensions, and the Image methods) */
-static int run_attach(Operation *op) {
-        P1Request *q = op->data;
-        PortableOptions o;
-        options(op, &o);
-        return q->reattach ? portable_reattach(&o, q->image, q->matches, &q->result, &op->error)
-                           : portable_attach(&o, q->image, q->matches, &q->result, &op->error);
-}
-
-static int run_detach(Operation *op) {
-        P1Request *q = op->data;
-        PortableOptions o;
-        options(op, &o);
-        return portable_detach(&o, q->image, &q->result, &op->error);
-}
-
 static int reply_changes(Operation *op, sd_bus_message *reply) {
-        P1Request *q = op->data;
+        PortableRequest *q = op->data;
         return append_changes(reply, &q->result, CHANGES_ALL);
 }
 
 /* Reattach: the files gone, then the files put in place (portablectl stops what is gone). */
 static int reply_reattach(Operation *op, sd_bus_message *reply) {
-        P1Request *q = op->data;
+        PortableRequest *q = op->data;
         int r = append_changes(reply, &q->result, CHANGES_GONE);
         return r < 0 ? r : append_changes(reply, &q->result, CHANGES_ADDED);
 }
 
 static int method_attach(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return dispatch(m, userdata, true, run_attach, reply_changes, parse_attach, error);
-}
-
-static int parse_reattach(sd_bus_message *m, P1Request *q, sd_bus_error *error) {
-        q->reattach = true;
-        return parse_attach(m, q, error);
+        return dispatch(m, userdata, true, portable_run_attach, reply_changes, parse_attach, error);
 }
 
 static int method_reattach(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return dispatch(m, userdata, true, run_attach, reply_reattach, parse_reattach, error);
+        return dispatch(m, userdata, true, portable_run_reattach, reply_reattach, parse_attach, error);
 }
 
 static int method_detach(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return dispatch(m, userdata, true, run_detach, reply_changes, parse_detach, error);
+        return dispatch(m, userdata, true, portable_run_detach, reply_changes, parse_detach, error);
 }
 
 /* RemoveImage, MarkImageReadOnly */
-static int run_remove(Operation *op) {
-        P1Request *q = op->data;
-        PortableOptions o;
-        options(op, &o);
-        return portable_remove(&o, q->image, &op->error);
-}
-
 static int method_remove(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return dispatch(m, userdata, true, run_remove, NULL, NULL, error);
-}
-
-static int run_read_only(Operation *op) {
-        P1Request *q = op->data;
-        PortableOptions o;
-        options(op, &o);
-        return portable_set_read_only(&o, q->image, q->read_only, &op->error);
+        return dispatch(m, userdata, true, portable_run_remove, NULL, NULL, error);
 }
 
 static int method_mark_read_only(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return dispatch(m, userdata, true, run_read_only, NULL, parse_read_only, error);
+        return dispatch(m, userdata, true, portable_run_read_only, NULL, parse_read_only, error);
 }
 
 /* SetImageLimit, SetPoolLimit: portabled sets btrfs quotas; graft's pools have none. */
@@ -556,6 +431,12 @@ static int property_image_name(sd_bus *bus, const char *path, const char *interf
 }
 
 #define CHANGES SD_BUS_RESULT("a(sss)", changes)
+#define REATTACH_CHANGES SD_BUS_RESULT("a(sss)", changes_removed, "a(sss)", changes_updated)
+#define METADATA SD_BUS_RESULT("s", image, "ay", os_release, "a{say}", units)
+#define METADATA_EXT SD_BUS_RESULT("s", image, "ay", os_release, "a{say}", extensions, "a{say}", units)
+#define ATTACH_ARGS "as", matches, "s", profile, "b", runtime, "s", copy_mode
+#define ATTACH_EXT_ARGS "as", extensions, "as", matches, "s", profile, "s", copy_mode, "t", flags
+#define UNPRIV SD_BUS_VTABLE_UNPRIVILEGED
 
 static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
@@ -563,33 +444,38 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("PoolUsage", "t", property_unlimited, 0, 0),
         SD_BUS_PROPERTY("PoolLimit", "t", property_unlimited, 0, 0),
         SD_BUS_PROPERTY("Profiles", "as", property_profiles, 0, 0),
-        SD_BUS_METHOD_WITH_ARGS("GetImage", SD_BUS_ARGS("s", image), SD_BUS_RESULT("o", object), method_get_image, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("ListImages", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssbtttso)", images), method_list_images, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("GetImageOSRelease", SD_BUS_ARGS("s", image), SD_BUS_RESULT("a{ss}", os_release), method_get_os_release, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("GetImageMetadata", SD_BUS_ARGS("s", image, "as", matches),
-               SD_BUS_RESULT("s", image, "ay", os_release, "a{say}", units), method_get_metadata, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("GetImageMetadataWithExtensions", SD_BUS_ARGS("s", image, "as", extensions, "as", matches, "t", flags),
-               SD_BUS_RESULT("s", image, "ay", os_release, "a{say}", extensions, "a{say}", units), method_get_metadata, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("GetImageState", SD_BUS_ARGS("s", image), SD_BUS_RESULT("s", state), method_get_state, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetImage", SD_BUS_ARGS("s", image), SD_BUS_RESULT("o", object), method_get_image,
+                                UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("ListImages", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssbtttso)", images),
+                                method_list_images, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("GetImageOSRelease", SD_BUS_ARGS("s", image), SD_BUS_RESULT("a{ss}", os_release),
+                                method_get_os_release, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("GetImageMetadata", SD_BUS_ARGS("s", image, "as", matches), METADATA,
+                                method_get_metadata, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("GetImageMetadataWithExtensions",
+                                SD_BUS_ARGS("s", image, "as", extensions, "as", matches, "t", flags), METADATA_EXT,
+                                method_get_metadata, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("GetImageState", SD_BUS_ARGS("s", image), SD_BUS_RESULT("s", state),
+                                method_get_state, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("GetImageStateWithExtensions", SD_BUS_ARGS("s", image, "as", extensions, "t", flags),
-               SD_BUS_RESULT("s", state), method_get_state, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("AttachImage", SD_BUS_ARGS("s", image, "as", matches, "s", profile, "b", runtime, "s", copy_mode),
-               CHANGES, method_attach, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("AttachImageWithExtensions",
-               SD_BUS_ARGS("s", image, "as", extensions, "as", matches, "s", profile, "s", copy_mode, "t", flags),
-               CHANGES, method_attach, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("DetachImage", SD_BUS_ARGS("s", image, "b", runtime), CHANGES, method_detach, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("DetachImageWithExtensions", SD_BUS_ARGS("s", image, "as", extensions, "t", flags), CHANGES,
-               method_detach, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("ReattachImage", SD_BUS_ARGS("s", image, "as", matches, "s", profile, "b", runtime, "s", copy_mode),
-               SD_BUS_RESULT("a(sss)", changes_removed, "a(sss)", changes_updated), method_reattach, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("ReattachImageWithExtensions",
-               SD_BUS_ARGS("s", image, "as", extensions, "as", matches, "s", profile, "s", copy_mode, "t", flags),
-               SD_BUS_RESULT("a(sss)", changes_removed, "a(sss)", changes_updated), method_reattach, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("RemoveImage", SD_BUS_ARGS("s", image), SD_BUS_NO_RESULT, method_remove, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("MarkImageReadOnly", SD_BUS_ARGS("s", image, "b", read_only), SD_BUS_NO_RESULT, method_mark_read_only, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("SetImageLimit", SD_BUS_ARGS("s", image, "t", limit), SD_BUS_NO_RESULT, method_set_limit, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("SetPoolLimit", SD_BUS_ARGS("t", limit), SD_BUS_NO_RESULT, method_set_limit, SD_BUS_VTABLE_UNPRIVILEGED),
+                                SD_BUS_RESULT("s", state), method_get_state, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("AttachImage", SD_BUS_ARGS("s", image, ATTACH_ARGS), CHANGES, method_attach, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("AttachImageWithExtensions", SD_BUS_ARGS("s", image, ATTACH_EXT_ARGS), CHANGES,
+                                method_attach, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("DetachImage", SD_BUS_ARGS("s", image, "b", runtime), CHANGES, method_detach,
+                                UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("DetachImageWithExtensions", SD_BUS_ARGS("s", image, "as", extensions, "t", flags),
+                                CHANGES, method_detach, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("ReattachImage", SD_BUS_ARGS("s", image, ATTACH_ARGS), REATTACH_CHANGES,
+                                method_reattach, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("ReattachImageWithExtensions", SD_BUS_ARGS("s", image, ATTACH_EXT_ARGS),
+                                REATTACH_CHANGES, method_reattach, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("RemoveImage", SD_BUS_ARGS("s", image), SD_BUS_NO_RESULT, method_remove, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("MarkImageReadOnly", SD_BUS_ARGS("s", image, "b", read_only), SD_BUS_NO_RESULT,
+                                method_mark_read_only, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("SetImageLimit", SD_BUS_ARGS("s", image, "t", limit), SD_BUS_NO_RESULT,
+                                method_set_limit, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("SetPoolLimit", SD_BUS_ARGS("t", limit), SD_BUS_NO_RESULT, method_set_limit, UNPRIV),
         SD_BUS_VTABLE_END,
 };
 
@@ -598,27 +484,24 @@ static const sd_bus_vtable manager_vtable[] = {
 static const sd_bus_vtable image_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Name", "s", property_image_name, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_METHOD_WITH_ARGS("GetOSRelease", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{ss}", os_release), method_get_os_release, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("GetMetadata", SD_BUS_ARGS("as", matches), SD_BUS_RESULT("s", image, "ay", os_release, "a{say}", units),
-               method_get_metadata, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetOSRelease", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{ss}", os_release),
+                                method_get_os_release, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("GetMetadata", SD_BUS_ARGS("as", matches), METADATA, method_get_metadata, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("GetMetadataWithExtensions", SD_BUS_ARGS("as", extensions, "as", matches, "t", flags),
-               SD_BUS_RESULT("s", image, "ay", os_release, "a{say}", extensions, "a{say}", units), method_get_metadata, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("GetState", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", state), method_get_state, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Attach", SD_BUS_ARGS("as", matches, "s", profile, "b", runtime, "s", copy_mode), CHANGES,
-               method_attach, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("AttachWithExtensions",
-               SD_BUS_ARGS("as", extensions, "as", matches, "s", profile, "s", copy_mode, "t", flags), CHANGES,
-               method_attach, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Detach", SD_BUS_ARGS("b", runtime), CHANGES, method_detach, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("DetachWithExtensions", SD_BUS_ARGS("as", extensions, "t", flags), CHANGES, method_detach, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Reattach", SD_BUS_ARGS("as", matches, "s", profile, "b", runtime, "s", copy_mode),
-               SD_BUS_RESULT("a(sss)", changes_removed, "a(sss)", changes_updated), method_reattach, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("ReattachWithExtensions",
-               SD_BUS_ARGS("as", extensions, "as", matches, "s", profile, "s", copy_mode, "t", flags),
-               SD_BUS_RESULT("a(sss)", changes_removed, "a(sss)", changes_updated), method_reattach, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Remove", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_remove, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("MarkReadOnly", SD_BUS_ARGS("b", read_only), SD_BUS_NO_RESULT, method_mark_read_only, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("SetLimit", SD_BUS_ARGS("t", limit), SD_BUS_NO_RESULT, method_set_limit, SD_BUS_VTABLE_UNPRIVILEGED),
+                                METADATA_EXT, method_get_metadata, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("GetState", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", state), method_get_state, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("Attach", SD_BUS_ARGS(ATTACH_ARGS), CHANGES, method_attach, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("AttachWithExtensions", SD_BUS_ARGS(ATTACH_EXT_ARGS), CHANGES, method_attach, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("Detach", SD_BUS_ARGS("b", runtime), CHANGES, method_detach, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("DetachWithExtensions", SD_BUS_ARGS("as", extensions, "t", flags), CHANGES,
+                                method_detach, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("Reattach", SD_BUS_ARGS(ATTACH_ARGS), REATTACH_CHANGES, method_reattach, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("ReattachWithExtensions", SD_BUS_ARGS(ATTACH_EXT_ARGS), REATTACH_CHANGES,
+                                method_reattach, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("Remove", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_remove, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("MarkReadOnly", SD_BUS_ARGS("b", read_only), SD_BUS_NO_RESULT, method_mark_read_only,
+                                UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("SetLimit", SD_BUS_ARGS("t", limit), SD_BUS_NO_RESULT, method_set_limit, UNPRIV),
         SD_BUS_VTABLE_END,
 };
 
@@ -632,13 +515,14 @@ static bool portabled_present(sd_bus *bus) {
 
 void manager_portable1_start(Manager *m) {
         if (portabled_present(m->bus)) {
-                daemon_log(LOG_NOTICE, "Not serving %s: systemd-portabled is installed for this bus (or owns the name).",
-                           P1_NAME);
+                daemon_log(LOG_NOTICE,
+                           "Not serving %s: systemd-portabled is installed for this bus (or owns the name).", P1_NAME);
                 return;
         }
         int r = sd_bus_add_object_vtable(m->bus, NULL, P1_PATH, P1_MANAGER_INTERFACE, manager_vtable, m);
         if (r >= 0)
-                r = sd_bus_add_fallback_vtable(m->bus, NULL, P1_IMAGE_PREFIX, P1_IMAGE_INTERFACE, image_vtable, NULL, m);
+                r = sd_bus_add_fallback_vtable(m->bus, NULL, P1_IMAGE_PREFIX, P1_IMAGE_INTERFACE, image_vtable, NULL,
+                                               m);
         if (r >= 0)
                 r = sd_bus_request_name(m->bus, P1_NAME, 0);
         if (r < 0) {

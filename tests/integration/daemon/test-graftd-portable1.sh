@@ -71,6 +71,35 @@ as_nobody gdbus call --system --dest org.graft.Manager1 --object-path /org/graft
 as_nobody gdbus call --system --dest org.freedesktop.portable1 --object-path /org/freedesktop/portable1 \
         --method org.freedesktop.portable1.Manager.ListImages >"$O/g" 2>&1 || fail "ListImages as nobody: $(cat "$O/g")"
 
+# The Manager's methods and properties, with portabled 252's signatures (its introspection).
+cat >"$O/iface" <<'EOF'
+.AttachImage method sassbs a(sss)
+.AttachImageWithExtensions method sasassst a(sss)
+.DetachImage method sb a(sss)
+.DetachImageWithExtensions method sast a(sss)
+.GetImage method s o
+.GetImageMetadata method sas saya{say}
+.GetImageMetadataWithExtensions method sasast saya{say}a{say}
+.GetImageOSRelease method s a{ss}
+.GetImageState method s s
+.GetImageStateWithExtensions method sast s
+.ListImages method - a(ssbtttso)
+.MarkImageReadOnly method sb -
+.ReattachImage method sassbs a(sss)a(sss)
+.ReattachImageWithExtensions method sasassst a(sss)a(sss)
+.RemoveImage method s -
+.SetImageLimit method st -
+.SetPoolLimit method t -
+.PoolLimit property t
+.PoolPath property s
+.PoolUsage property t
+.Profiles property as
+EOF
+busctl --system introspect org.freedesktop.portable1 /org/freedesktop/portable1 org.freedesktop.portable1.Manager \
+        >"$O/intro" || fail "introspection failed"
+awk '$1 ~ /^\./ { print $1, $2, $3 ($2 == "method" ? " " $4 : "") }' "$O/intro" >"$O/intro.s"
+diff -u "$O/iface" "$O/intro.s" >&2 || fail "org.freedesktop.portable1.Manager differs from portabled 252's (above)"
+
 # list. Differences: the timestamps (other files, other times: normalized); none else.
 list_norm() {
         sed -E 's/(Mon|Tue|Wed|Thu|Fri|Sat|Sun) [0-9-]+ [0-9:]+ [A-Z]+/TIME/g' "$O/pc" >"$O/pc.n" && mv "$O/pc.n" "$O/pc"
