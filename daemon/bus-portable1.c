@@ -159,12 +159,18 @@ static int parse_read_only(sd_bus_message *m, PortableRequest *q, sd_bus_error *
         return r;
 }
 
-/* Whether change x's file put back one that the same change list removed (compared by file name). */
+static const char *file_name(const char *path) {
+        const char *slash = strrchr(path, '/');
+        return slash ? slash + 1 : path;
+}
+
+/* Whether the change list puts a file of the same name back where x removed one (reattach). */
 static bool put_back(const PortableChanges *c, const PortableChange *x) {
-        const char *name = strrchr(x->path, '/') ?: x->path;
-        for (size_t j = 0; j < c->n; j++)
-                if (c->items[j].type != PORTABLE_CHANGE_UNLINK && streq(strrchr(c->items[j].path, '/') ?: "", name))
+        for (size_t j = 0; j < c->n; j++) {
+                const PortableChange *y = &c->items[j];
+                if (y->type != PORTABLE_CHANGE_UNLINK && streq(file_name(y->path), file_name(x->path)))
                         return true;
+        }
         return false;
 }
 
@@ -192,7 +198,9 @@ static int append_changes(sd_bus_message *reply, const PortableResult *res, Chan
         return r < 0 ? r : sd_bus_message_close_container(reply);
 }
 
-/* ListImages, GetImage: graft's listing, with what systemd says of each image file. */
+/* ListImages, GetImage: graft's listing, with what systemd says of each image file. What cannot be
+ * looked at (attached from an image gone from the search directories) has no times and an unknown
+ * usage, as portabled says of what it cannot measure. */
 static void stat_image(const char *root, const char *path, P1ImageStat *ret) {
         _cleanup_free_ char *full = path_join(root ?: "/", path);
         struct statx sx;
@@ -266,8 +274,7 @@ static int run_get_image(Operation *op) {
         PortableRequest *q = op->data;
         int r = run_list(op);
         for (size_t i = 0; r >= 0 && i < q->n_infos; i++)
-                if (streq(q->infos[i].name, q->image) || streq(q->infos[i].path, q->image))
-                {
+                if (streq(q->infos[i].name, q->image) || streq(q->infos[i].path, q->image)) {
                         free(q->image);
                         q->image = TAKE_PTR(q->infos[i].name);
                         return 0;
@@ -295,8 +302,8 @@ static int method_get_state(sd_bus_message *m, void *userdata, sd_bus_error *err
         return dispatch(m, userdata, false, portable_run_state, reply_state, parse_state, error);
 }
 
-/* GetImageMetadata(WithExtensions), GetImageOSRelease and the Image methods of the same names. */
-/* The os-release file again, from graft's key/value pairs: quoted, so that every reader of
+/* GetImageMetadata(WithExtensions), GetImageOSRelease and the Image methods of the same names.
+ * The os-release file again, from graft's key/value pairs: quoted, so that every reader of
  * os-release (portablectl parses it as an environment file) reads the same values. */
 static int append_os_release(sd_bus_message *reply, char **pairs) {
         _cleanup_free_ char *buf = NULL;
