@@ -512,29 +512,37 @@ static const sd_bus_vtable image_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
-/* Is systemd-portabled this bus's: activatable (installed) or running? Then the name stays its. */
-static bool portabled_present(sd_bus *bus) {
-        _cleanup_strv_free_ char **names = NULL;
-        if (sd_bus_list_names(bus, NULL, &names) < 0)
-                return false;
-        return strv_contains(names, P1_NAME);
+/* Whose org.freedesktop.portable1 is on this bus: systemd-portabled's where it is installed (the
+ * name is activatable) or someone owns the name. NULL: nobody's. */
+static const char *portable1_taken(sd_bus *bus) {
+        _cleanup_strv_free_ char **owned = NULL, **activatable = NULL;
+        if (sd_bus_list_names(bus, &owned, &activatable) < 0)
+                return "the bus cannot list its names";
+        if (strv_contains(activatable, P1_NAME))
+                return "systemd-portabled is installed for this bus";
+        return strv_contains(owned, P1_NAME) ? "another program owns the name" : NULL;
 }
 
 void manager_portable1_start(Manager *m) {
-        if (portabled_present(m->bus)) {
-                daemon_log(LOG_NOTICE,
-                           "Not serving %s: systemd-portabled is installed for this bus (or owns the name).", P1_NAME);
+        const char *why = portable1_taken(m->bus);
+        if (why) {
+                daemon_log(LOG_NOTICE, "Not serving %s: %s.", P1_NAME, why);
                 return;
         }
-        int r = sd_bus_add_object_vtable(m->bus, NULL, P1_PATH, P1_MANAGER_INTERFACE, manager_vtable, m);
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *manager = NULL, *images = NULL;
+        int r = sd_bus_add_object_vtable(m->bus, &manager, P1_PATH, P1_MANAGER_INTERFACE, manager_vtable, m);
         if (r >= 0)
-                r = sd_bus_add_fallback_vtable(m->bus, NULL, P1_IMAGE_PREFIX, P1_IMAGE_INTERFACE, image_vtable, NULL,
-                                               m);
+                r = sd_bus_add_fallback_vtable(m->bus, &images, P1_IMAGE_PREFIX, P1_IMAGE_INTERFACE, image_vtable,
+                                               NULL, m);
         if (r >= 0)
                 r = sd_bus_request_name(m->bus, P1_NAME, 0);
         if (r < 0) {
+                /* The objects go with the slots: nothing of the face stays half served. */
                 daemon_log(LOG_WARNING, "Not serving %s: %s", P1_NAME, strerror(-r));
                 return;
         }
+        /* They live as long as the connection, which holds them from now on (ours are dropped). */
+        (void) sd_bus_slot_set_floating(manager, 1);
+        (void) sd_bus_slot_set_floating(images, 1);
         daemon_log(LOG_INFO, "Serving %s too.", P1_NAME);
 }

@@ -57,7 +57,7 @@ printf '[D-BUS Service]\nName=org.freedesktop.portable1\nExec=/bin/false\n' \
 busctl --system call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig >/dev/null
 graftd_start --portable1
 p1_owned && fail "graftd took org.freedesktop.portable1 although portabled is activatable"
-grep -qF "Not serving org.freedesktop.portable1: systemd-portabled is installed for this bus" "$GRAFTD_LOG" ||
+grep -qF "Not serving org.freedesktop.portable1: systemd-portabled is installed for this bus." "$GRAFTD_LOG" ||
         fail "graftd did not say why it leaves org.freedesktop.portable1 alone: $(cat "$GRAFTD_LOG")"
 graftd_stop
 rm "$BUS_DIR/services/org.freedesktop.portable1.service"
