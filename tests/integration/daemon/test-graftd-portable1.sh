@@ -254,4 +254,7 @@ pc_expect 0 "$O/runtime" is-attached demo
 "${P1[@]}" DetachImageWithExtensions sast demo 0 1 >/dev/null || fail "DetachImageWithExtensions (runtime) failed"
 pc_expect 0 "$O/detached" is-attached demo
 [[ $(attached_tree) == "$before" ]] || fail "runtime detach left: $(attached_tree)"
+# graftd exits cleanly (under the sanitizers: no leak, no error report).
+graftd_stop
+! grep -qE "AddressSanitizer|LeakSanitizer|runtime error" "$GRAFTD_LOG" || fail "sanitizer report: $(cat "$GRAFTD_LOG")"
 echo "OK"
