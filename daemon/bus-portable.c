@@ -348,8 +348,8 @@ static int property_search_paths(sd_bus *bus, const char *path, const char *inte
         return bus_append_strv(reply, (char **) image_class_search_dirs(IMAGE_CLASS_PORTABLE));
 }
 
-static int property_profiles(sd_bus *bus, const char *path, const char *interface, const char *property,
-                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+int portable_property_profiles(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         _cleanup_strv_free_ char **l = NULL;
         _cleanup_graft_error_ GraftError e = GRAFT_ERROR_INIT;
@@ -385,7 +385,7 @@ const sd_bus_vtable manager_portable_vtable[] = {
         SD_BUS_PROPERTY("Root", "s", property_root, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Version", "s", property_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("PortableSearchPaths", "as", property_search_paths, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Profiles", "as", property_profiles, 0, 0),
+        SD_BUS_PROPERTY("Profiles", "as", portable_property_profiles, 0, 0),
         SD_BUS_PROPERTY("VerificationCache", "(tttt)", property_cache, 0, 0),
         SD_BUS_PROPERTY("Operations", "u", property_operations, 0, 0),
         SD_BUS_METHOD_WITH_ARGS("ListImages", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sssssas)", images), method_list_images,

@@ -46,3 +46,7 @@ int portable_run_reattach(Operation *op); /* result (prefixes) */
 int portable_run_detach(Operation *op);   /* result */
 int portable_run_remove(Operation *op);
 int portable_run_read_only(Operation *op); /* read_only */
+
+/* The Profiles property (userdata: the Manager). */
+int portable_property_profiles(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error);

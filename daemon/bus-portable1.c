@@ -419,17 +419,6 @@ static int property_unlimited(sd_bus *bus, const char *path, const char *interfa
         return sd_bus_message_append(reply, "t", UINT64_MAX);
 }
 
-static int property_profiles(sd_bus *bus, const char *path, const char *interface, const char *property,
-                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
-        _cleanup_strv_free_ char **l = NULL;
-        _cleanup_graft_error_ GraftError e = GRAFT_ERROR_INIT;
-        int r = portable_profiles(m->root, &l, &e);
-        if (r < 0)
-                return sd_bus_error_set(error, e.name ?: GRAFT_ERROR_IO, e.message ?: strerror(-r));
-        return bus_append_strv(reply, l);
-}
-
 static int property_image_name(sd_bus *bus, const char *path, const char *interface, const char *property,
                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         _cleanup_free_ char *name = NULL;
@@ -450,7 +439,7 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("PoolPath", "s", property_pool_path, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("PoolUsage", "t", property_unlimited, 0, 0),
         SD_BUS_PROPERTY("PoolLimit", "t", property_unlimited, 0, 0),
-        SD_BUS_PROPERTY("Profiles", "as", property_profiles, 0, 0),
+        SD_BUS_PROPERTY("Profiles", "as", portable_property_profiles, 0, 0),
         SD_BUS_METHOD_WITH_ARGS("GetImage", SD_BUS_ARGS("s", image), SD_BUS_RESULT("o", object), method_get_image,
                                 UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("ListImages", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssbtttso)", images),
