@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Owns org.graft.Manager1, the portable services interface (see org.graft.Manager1(5)): each
  * method parses its arguments here, in the main loop, and becomes an operation whose worker calls
- * exactly the portable library function pctl calls in-process. */
+ * exactly the portable library function pctl calls in-process. The requests and the workers serve
+ * org.freedesktop.portable1 too (bus-portable.h, bus-portable1.c). */
 #include <string.h>
 
 #include "bus-policy-arg.h"
@@ -16,7 +17,6 @@
 
 #define PORTABLE_ACTION "org.graft.manage-portables"
 #define PORTABLE_KEY "portable"
-
 
 static void request_free(void *p) {
         PortableRequest *q = p;
