@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 
 #include "fileio.h"
@@ -157,12 +158,23 @@ int read_full_file_at(int dir_fd, const char *path, size_t max, char **ret, size
 
 int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode) {
         _cleanup_free_ char *tmp = NULL;
-        if (asprintf(&tmp, "%s.#graft%08x", path, (unsigned) random()) < 0)
-                return -ENOMEM;
-
-        _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+        _cleanup_close_ int fd = -EBADF;
+        /* A fresh name each try: random() unseeded gives every process the same one, and a process
+         * killed between open and rename leaves its file behind, which would then refuse every
+         * later write to path. */
+        for (unsigned i = 0; fd < 0 && i < 16; i++) {
+                uint32_t n = 0;
+                if (getrandom(&n, sizeof(n), GRND_NONBLOCK) != (ssize_t) sizeof(n))
+                        n = (uint32_t) random() ^ (uint32_t) getpid() ^ i;
+                tmp = mfree(tmp);
+                if (asprintf(&tmp, "%s.#graft%08x", path, n) < 0)
+                        return -ENOMEM;
+                fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+                if (fd < 0 && errno != EEXIST)
+                        return negative_errno();
+        }
         if (fd < 0)
-                return negative_errno();
+                return -EEXIST;
 
         int r = pwrite_full(fd, data, size, 0);
         if (r >= 0 && fchmod(fd, mode) < 0)

@@ -178,6 +178,8 @@ static int reply_result(Operation *op, sd_bus_message *reply) {
         ExtensionRequest *q = op->data;
         if (q->result.recovery) /* the wire has no room for it: the log has */
                 daemon_log(LOG_WARNING, "%s recovered first: %s", op->description, q->result.recovery);
+        if (q->result.measure_note) /* likewise */
+                daemon_log(LOG_WARNING, "%s: %s", op->description, q->result.measure_note);
         return sysext_result_append(reply, &q->result);
 }
 

@@ -236,6 +236,8 @@ int portable_run_detach(Operation *op) {
 
 static int reply_result(Operation *op, sd_bus_message *reply) {
         PortableRequest *q = op->data;
+        if (q->result.measure_note) /* the wire has no room for it: the log has */
+                daemon_log(LOG_WARNING, "%s: %s", op->description, q->result.measure_note);
         return portable_result_append(reply, &q->result);
 }
 

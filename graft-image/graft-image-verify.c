@@ -35,6 +35,7 @@ static int print_json(const DissectedImage *image, const ImageVerification *v) {
             json_add_string(j, "protection", offer_to_string(v->offer)) < 0 ||
             json_add_string(j, "rootHash", v->root_hash_hex) < 0 || json_add_string(j, "signer", v->signer) < 0 ||
             json_add_string(j, "signerCertificate", v->signer_certificate) < 0 ||
+            json_add_string(j, "trustRoot", trust_root_to_string(v->trust_root)) < 0 ||
             json_add_string(j, "dataPartition", image->data.range.what) < 0 ||
             json_add_uint64(j, "dataBlocks", v->params.data_blocks) < 0 ||
             json_add_uint64(j, "dataBlockSize", v->params.data_block_size) < 0 ||
@@ -63,7 +64,8 @@ static void print_text(const DissectedImage *image, const ImageVerification *v) 
                        image->verity.range.what);
         }
         if (v->signer)
-                printf("   Signed by: %s (trusted: %s)\n", v->signer, v->signer_certificate);
+                printf("   Signed by: %s (trusted: %s; trust root: %s)\n", v->signer, v->signer_certificate,
+                       v->trust_root == TRUST_ROOT_DEVELOPER ? "local developer, developer mode is on" : "vendor");
         else if (v->root_hash_hex)
                 printf("   Signed by: nobody (no signature; only the root hash vouches for the content)\n");
         else

@@ -29,6 +29,7 @@ uint8_t *arg_root_hash = NULL;
 size_t arg_root_hash_size = 0;
 ImagePolicy *arg_image_policy = NULL;
 unsigned arg_threads = 0;
+ImageClass arg_class = IMAGE_CLASS_SYSEXT;
 
 enum {
         ARG_VERSION = 0x100,
@@ -47,6 +48,7 @@ enum {
         ARG_IMAGE_POLICY,
         ARG_THREADS,
         ARG_COMPRESSION_LEVEL,
+        ARG_CLASS,
 };
 
 /* Which options each verb takes; anything else is refused by name. */
@@ -69,6 +71,9 @@ static const struct {
         { "verify", 1, 1, OPTS_COMMON | OPT(ARG_ARCH) | OPT(ARG_ROOT) | OPT(ARG_ROOT_HASH) | OPT(ARG_IMAGE_POLICY),
           verb_verify },
         { "sign", 1, 1, OPTS_COMMON | OPT(ARG_KEY) | OPT(ARG_CERT), verb_sign },
+        { "keygen", 1, 1, OPT(ARG_ROOT) | OPT_OUTPUT, verb_keygen },
+        { "measure", 1, 1, OPT(ARG_JSON) | OPT(ARG_THREADS) | OPT(ARG_ARCH) | OPT(ARG_ROOT) | OPT(ARG_CLASS),
+          verb_measure },
         { "compare-versions", 2, 3, 0, verb_compare_versions },
 };
 
@@ -82,6 +87,8 @@ static void help(void) {
                "  verify IMAGE           Check every block, the signature and the policy\n"
                "  sign IMAGE --key=K --cert=C\n"
                "                         Add or replace the root hash signature\n"
+               "  keygen NAME [-o DIR]   Make a developer key, enroll its certificate\n"
+               "  measure IMAGE          What merging or attaching IMAGE extends a PCR with\n"
                "  compare-versions A [OP] B\n"
                "                         Compare two versions like systemd-analyze\n\n"
                "Options:\n"
@@ -101,6 +108,7 @@ static void help(void) {
                "     --root=DIR          Take the trust store (etc/verity.d, …) from DIR\n"
                "     --root-hash=HEX     The root hash the image must have (verify)\n"
                "     --image-policy=P    Image policy to enforce (verify)\n"
+               "     --class=CLASS       sysext, confext or portable (measure; default sysext)\n"
                "     --threads=N         Worker threads (default: one per CPU)\n"
                "     --json=FORMAT       Output JSON: short or pretty\n"
                "     --no-legend         Leave out column headers\n"
@@ -174,6 +182,16 @@ static int parse_value_option(int c, const char *v) {
                         return -EINVAL;
                 }
                 break;
+        case ARG_CLASS:
+                if (streq(v, "sysext"))
+                        arg_class = IMAGE_CLASS_SYSEXT;
+                else if (streq(v, "confext"))
+                        arg_class = IMAGE_CLASS_CONFEXT;
+                else if (streq(v, "portable"))
+                        arg_class = IMAGE_CLASS_PORTABLE;
+                else
+                        return log_error("--class= takes sysext, confext or portable, not \"%s\"", v), -EINVAL;
+                break;
         case ARG_THREADS:
                 if (parse_threads(v) < 0)
                         return log_error("--threads= takes a number from 1 to 1024, not \"%s\"", v), -EINVAL;
@@ -185,7 +203,7 @@ static int parse_value_option(int c, const char *v) {
 /* Options that take their value as the next argument when not written with '='. */
 static const char * const value_options[] = {
         "-o", "--output", "--name", "--type", "--arch", "--partition", "--compression", "--compression-level", "--key",
-        "--cert", "--root", "--root-hash", "--image-policy", "--threads",
+        "--cert", "--root", "--root-hash", "--image-policy", "--threads", "--class",
 };
 
 /* build's --version takes a value ("--version 1.0"), everywhere else --version prints ours; so
@@ -226,6 +244,7 @@ static int parse_argv(int argc, char **argv, unsigned *ret_given) {
                 { "image-policy", required_argument, NULL, ARG_IMAGE_POLICY },
                 { "threads", required_argument, NULL, ARG_THREADS },
                 { "compression-level", required_argument, NULL, ARG_COMPRESSION_LEVEL },
+                { "class", required_argument, NULL, ARG_CLASS },
                 {}
         };
         unsigned given = 0;
@@ -292,6 +311,7 @@ static const char *option_name(unsigned bit) {
                 [ARG_ROOT - ARG_VERSION] = "--root", [ARG_ROOT_HASH - ARG_VERSION] = "--root-hash",
                 [ARG_IMAGE_POLICY - ARG_VERSION] = "--image-policy", [ARG_THREADS - ARG_VERSION] = "--threads",
                 [ARG_COMPRESSION_LEVEL - ARG_VERSION] = "--compression-level",
+                [ARG_CLASS - ARG_VERSION] = "--class",
         };
         if (bit == 31)
                 return "--output";

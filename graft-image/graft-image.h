@@ -2,6 +2,7 @@
 /* graft-image: the options every verb sees, and the verbs. */
 #pragma once
 
+#include "discover.h"
 #include "dps.h"
 #include "json-out.h"
 #include "policy.h"
@@ -27,11 +28,14 @@ extern uint8_t *arg_root_hash;
 extern size_t arg_root_hash_size;
 extern ImagePolicy *arg_image_policy;
 extern unsigned arg_threads;
+extern ImageClass arg_class;
 
 int verb_build(int argc, char **argv);
 int verb_inspect(int argc, char **argv);
 int verb_verify(int argc, char **argv);
 int verb_sign(int argc, char **argv);
+int verb_measure(int argc, char **argv);
+int verb_keygen(int argc, char **argv);
 int verb_compare_versions(int argc, char **argv);
 
 /* Prints e (or the fallback) and returns the documented exit code for it. */

@@ -3,6 +3,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "devmode.h"
+#include "file-trust.h"
 #include "fileio.h"
 #include "hex.h"
 #include "image-verify.h"
@@ -104,11 +106,49 @@ static int check_signature(const DissectedImage *image, const ImageVerifyOptions
         if (r < 0)
                 return r;
         const char *what = image->signature.found ? image->signature.range.what : "the .roothash.p7s file";
+        _cleanup_graft_error_ GraftError vendor_err = GRAFT_ERROR_INIT;
         r = verity_signature_verify(sig->pkcs7_der, sig->pkcs7_der_size, sig->root_hash_hex, store, what,
-                                    &v->signer, &v->signer_certificate, err);
+                                    &v->signer, &v->signer_certificate, &vendor_err);
+        if (r >= 0) {
+                v->trust_root = TRUST_ROOT_VENDOR;
+                return 0;
+        }
+        /* Not the vendor's: perhaps a local developer's, which counts only in developer mode
+         * (and which is named when the mode is off, so the refusal says what is missing). */
+        int k = r == -EKEYREJECTED
+                        ? developer_signature_verify(o->root, sig, what, &v->signer, &v->signer_certificate, err)
+                        : 0;
+        if (k > 0) {
+                v->trust_root = TRUST_ROOT_DEVELOPER;
+                return 0;
+        }
+        if (k < 0)
+                return graft_error_prefix(err, k, "%s", image->path);
+        if (err && !err->name) {
+                *err = vendor_err;
+                vendor_err = GRAFT_ERROR_INIT;
+        }
+        return graft_error_prefix(err, r, "%s", image->path);
+}
+
+/* A directory the policy refuses (unsigned: a build tree) is admitted in developer mode, as the
+ * local developer's, when nobody but root can change it (file-trust.h): 1 then, 0 with the mode
+ * off, -EPERM naming who could write it otherwise. */
+static int admit_directory(const DissectedImage *image, const ImageVerifyOptions *o, ImageVerification *v,
+                           GraftError *err) {
+        int r = developer_mode_get(o->root, err);
+        if (r <= 0)
+                return r;
+        r = path_check_trusted(image->path, "directory extension", err);
         if (r < 0)
-                return graft_error_prefix(err, r, "%s", image->path);
-        return 0;
+                return graft_error_prefix(err, r, "developer mode admits unsigned directories only when root owns them");
+        free(v->signer);
+        v->signer = strdup("unsigned local directory");
+        if (!v->signer)
+                return -ENOMEM;
+        v->offer = OFFER_SIGNED;
+        v->trust_root = TRUST_ROOT_DEVELOPER;
+        return 1;
 }
 
 /* A policy refusal of an image whose signature was set aside (untrusted signer) says why it did
@@ -255,9 +295,27 @@ int image_verify(const DissectedImage *image, const ImageVerifyOptions *o, Image
         v.offer = trusted ? OFFER_SIGNED : image->verity.found ? OFFER_VERITY : OFFER_UNPROTECTED;
 
         if (o->policy) {
-                r = check_policy(image, o->policy, v.offer, err);
-                if (r < 0)
+                GraftError policy_err = GRAFT_ERROR_INIT;
+                r = check_policy(image, o->policy, v.offer, &policy_err);
+                if (r < 0 && image->kind == IMAGE_KIND_DIRECTORY && !trusted) {
+                        int k = admit_directory(image, o, &v, err);
+                        if (k != 0) {
+                                graft_error_done(&policy_err);
+                                if (k < 0)
+                                        return k;
+                                /* as the developer's: whatever else the policy asks still holds */
+                                r = check_policy(image, o->policy, v.offer, &policy_err);
+                        } else
+                                v.signature_ignored = strdup("an unsigned directory is admitted only in developer mode, "
+                                                             "which is off");
+                }
+                if (r < 0) {
+                        if (err && !err->name)
+                                *err = policy_err;
+                        else
+                                graft_error_done(&policy_err);
                         return add_ignored_signature(err, r, image->path, v.signature_ignored);
+                }
         }
 
         if (image->verity.found) {

@@ -4,6 +4,7 @@
  * (untrusted signer, policy) come before anything is hashed. */
 #pragma once
 
+#include "devmode.h"
 #include "dissect.h"
 #include "policy.h"
 #include "progress.h"
@@ -33,6 +34,7 @@ typedef struct ImageVerification {
         char *root_hash_hex;         /* NULL for images without verity */
         char *signer;                /* subject of the trusted signer, when signed */
         char *signer_certificate;    /* trusted .crt file that matched */
+        TrustRoot trust_root;        /* which store that file is in (NONE: not signed by anyone trusted) */
         char *signature_ignored;     /* why a signature was not relied on (untrusted_signature_ok) */
         bool uuids_match_root_hash;  /* GPT: partition UUIDs derived from the root hash */
         VerityParams params;

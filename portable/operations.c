@@ -9,6 +9,7 @@
 
 #include "context.h"
 #include "path-util.h"
+#include "portable-measure.h"
 #include "portable-util.h"
 #include "strv.h"
 
@@ -40,6 +41,7 @@ void portable_result_done(PortableResult *r) {
         strv_free(r->started);
         strv_free(r->stopped);
         strv_free(r->restarted);
+        free(r->measure_note);
         *r = (PortableResult) {};
 }
 
@@ -149,6 +151,8 @@ int portable_attach(const PortableOptions *o, const char *image, char * const *p
         if (r >= 0)
                 r = attaching_plan(&c, &a, NULL);
         if (r >= 0)
+                r = portable_measure_set(c.root, &a.set, &res.measure_note, err);
+        if (r >= 0)
                 r = portable_plan_execute(c.root, &a.plan, c.what, &res.changes, err);
         if (r < 0)
                 return r;
@@ -158,6 +162,8 @@ int portable_attach(const PortableOptions *o, const char *image, char * const *p
                 return -ENOMEM;
         if (!res.image || !res.units)
                 return -ENOMEM;
+        if ((r = portable_record_admissions(c.root, &a.set, NULL, err)) < 0)
+                return r;
         if (c.live && (r = attach_live(&c, &a, &res)) < 0)
                 return r;
         *ret = res;
@@ -235,6 +241,8 @@ int portable_detach(const PortableOptions *o, const char *image, char * const *p
                                   (c.att.units[i].marker.root_hash &&
                                    !(res.root_hash = strdup(c.att.units[i].marker.root_hash)))))
                         return -ENOMEM;
+        if (res.image && (r = portable_record_admissions(c.root, NULL, res.image, err)) < 0)
+                return r;
         *ret = res;
         res = (PortableResult) {};
         return 0;
@@ -361,7 +369,11 @@ int portable_reattach(const PortableOptions *o, const char *image, char * const 
         if (r >= 0)
                 r = plan_append(&a.plan, &removal);
         if (r >= 0)
+                r = portable_measure_set(c.root, &a.set, &res.measure_note, err);
+        if (r >= 0)
                 r = portable_plan_execute(c.root, &a.plan, c.what, &res.changes, err);
+        if (r >= 0)
+                r = portable_record_admissions(c.root, &a.set, NULL, err);
         if (r >= 0 && c.live)
                 r = reattach_live(&c, &a, replacing, old_units, old_st, &res);
         unit_statuses_free(old_st, strv_length(old_units));

@@ -3,6 +3,7 @@
  * portablectl uses, or JSON). */
 #include <string.h>
 
+#include "devmode.h"
 #include "log.h"
 #include "path-util.h"
 #include "pctl.h"
@@ -59,6 +60,8 @@ static struct json_object *changes_to_json(const PortableChanges *c) {
 }
 
 static int print_result(const PortableResult *res) {
+        if (res->measure_note)
+                log_warning("%s", res->measure_note);
         if (arg_json) {
                 _cleanup_json_ struct json_object *o = json_object_new_object();
                 if (!o || json_add_string(o, "image", res->image) < 0 ||
@@ -147,22 +150,34 @@ int verb_list(int argc, char **argv, void *userdata) {
         if (r < 0)
                 return fail(&e, r, "cannot list the images");
         r = EXIT_OK;
+        /* Which trust root admitted each attached image: the record attach keeps (devmode.h). */
+        _cleanup_strv_free_ char **trust = NULL;
+        _cleanup_free_ char *root = NULL;
+        /* Unprivileged callers cannot read graft's state directory: then the column stays empty. */
+        if (pctl_local_root(&root) >= 0 && developer_admissions_read(root, IMAGE_CLASS_PORTABLE, &trust, &e) < 0 &&
+            e.error != -EACCES)
+                log_graft_error(&e, -EIO, "cannot tell which trust root admitted the attached images");
         if (arg_json) {
                 _cleanup_json_ struct json_object *a = json_object_new_array();
-                for (size_t i = 0; a && i < n; i++)
-                        if (json_object_array_add(a, info_to_json(&l[i])) < 0)
+                for (size_t i = 0; a && i < n; i++) {
+                        struct json_object *o = info_to_json(&l[i]);
+                        if (json_object_array_add(a, o) < 0 ||
+                            json_add_string(o, "trust", developer_admission_find(trust, l[i].name, NULL)) < 0)
                                 r = EXIT_FAILED;
+                }
                 if (a)
                         json_print(a, arg_json, stdout);
         } else {
-                _cleanup_(table_freep) Table *t = table_new("NAME", "VERSION", "STATE", "UNITS", "ROOT-HASH", "PATH", NULL);
+                _cleanup_(table_freep) Table *t = table_new("NAME", "VERSION", "STATE", "UNITS", "ROOT-HASH", "PATH", "TRUST",
+                                                            NULL);
                 for (size_t i = 0; t && i < n; i++) {
                         _cleanup_free_ char *units = strv_join(l[i].units, " ");
                         char hash[13] = "";
                         if (l[i].root_hash)
                                 snprintf(hash, sizeof hash, "%s", l[i].root_hash);
                         if (table_add_rowv(t, l[i].name, l[i].version, portable_state_to_string(l[i].state),
-                                           isempty(units) ? NULL : units, l[i].root_hash ? hash : NULL, l[i].path) < 0)
+                                           isempty(units) ? NULL : units, l[i].root_hash ? hash : NULL, l[i].path,
+                                           developer_admission_find(trust, l[i].name, NULL)) < 0)
                                 r = EXIT_FAILED;
                 }
                 if (t && table_rows(t) > 0)

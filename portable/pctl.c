@@ -55,7 +55,9 @@ static void help(void) {
                "                         Show the image, its units and what attach writes\n"
                "  is-attached IMAGE      Show whether IMAGE is attached\n"
                "  remove IMAGE...        Remove images (not attached ones)\n"
-               "  read-only IMAGE [BOOL] Mark an image read-only (or writable)\n\n"
+               "  read-only IMAGE [BOOL] Mark an image read-only (or writable)\n"
+               "  developer-mode [on|off|status]\n"
+               "                         Trust local developer keys too\n\n"
                "Options:\n"
                "  -h --help              Show this help\n"
                "     --version           Show the package version\n"
@@ -233,6 +235,7 @@ int main(int argc, char **argv) {
                 { "is-attached", 2, 2, 0, verb_is_attached },
                 { "remove", 2, VERB_ANY, 0, verb_remove },
                 { "read-only", 2, 3, 0, verb_read_only },
+                { "developer-mode", VERB_ANY, 2, 0, verb_developer_mode },
                 {}
         };
         log_set_program(program_invocation_short_name);

@@ -25,6 +25,10 @@ int verb_inspect(int argc, char **argv, void *userdata);
 int verb_is_attached(int argc, char **argv, void *userdata);
 int verb_remove(int argc, char **argv, void *userdata);
 int verb_read_only(int argc, char **argv, void *userdata);
+int verb_developer_mode(int argc, char **argv, void *userdata); /* pctl-devmode.c */
+/* The root whose files (the developer-mode record) describe what graftd or this process
+ * attaches: --root, graftd's Root, NULL for the host; -EREMOTE through -H/-M. */
+int pctl_local_root(char **ret);
 
 /* The same calls through graftd (pctl-bus.c). */
 int pctl_bus_attach(const PortableOptions *o, const char *image, char * const *prefixes, PortableResult *ret,

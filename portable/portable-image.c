@@ -117,6 +117,7 @@ static int verify(const char *root, PortableImage *img, const PortableOptions *o
                 return r;
         img->root_hash = TAKE_PTR(v.root_hash_hex);
         img->signer = TAKE_PTR(v.signer);
+        img->trust_root = v.trust_root;
         return 0;
 }
 

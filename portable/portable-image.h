@@ -19,6 +19,7 @@ typedef struct PortableImage {
         bool in_search_dir; /* lies in a portable search directory (no link needed) */
         char *root_hash;    /* verified; NULL for images without verity */
         char *signer;       /* subject of the trusted signer, if signed */
+        TrustRoot trust_root; /* which trust store admitted it (vendor, developer), NONE: unsigned */
         char **release;     /* os-release (image) or extension-release (extension) */
         char *release_path;
         DissectedImage *dissected;

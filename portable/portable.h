@@ -88,6 +88,7 @@ typedef struct PortableResult {
         PortableChanges changes;
         char **started, **stopped, **restarted; /* jobs queued (and waited for unless no_block) */
         bool reloaded;         /* systemd was asked to reload */
+        char *measure_note;    /* attach, reattach: not measured (no TPM), and why */
 } PortableResult;
 
 void portable_result_done(PortableResult *r);

@@ -121,6 +121,7 @@ _graft_value() {
         --json) _graft_words "short pretty" "$cur" ;;
         --copy) _graft_words "auto copy symlink mixed" "$cur" ;;
         --type) _graft_words "sysext portable" "$cur" ;;
+        --class) _graft_words "sysext confext portable" "$cur" ;;
         --partition) _graft_words "root usr" "$cur" ;;
         --compression) _graft_words "zstd xz gzip lz4" "$cur" ;;
         --arch) _graft_words "x86-64 x86 arm64 arm riscv64" "$cur" ;;
@@ -152,7 +153,9 @@ _graft_positional() {
                 fi ;;
         pctl:remove) _graft_words "$(_graft_images portable | sort -u)" "$cur" ;;
         graft-image:build) ((n == 1)) && _graft_dirs "$cur" ;;
-        graft-image:inspect | graft-image:verify | graft-image:sign) ((n == 1)) && _graft_files "$cur" ;;
+        graft-image:inspect | graft-image:verify | graft-image:sign | graft-image:measure)
+                ((n == 1)) && _graft_files "$cur" ;;
+        pctl:developer-mode | sextctl:developer-mode) ((n == 1)) && _graft_words "on off status" "$cur" ;;
         graft-image:compare-versions) ((n == 2)) && _graft_words "lt le eq ne ge gt" "$cur" ;;
         *) COMPREPLY=() ;;
         esac

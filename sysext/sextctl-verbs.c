@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "devmode.h"
 #include "log.h"
 #include "path-util.h"
 #include "sextctl.h"
@@ -31,8 +32,29 @@ static char *display_path(const SysextHierarchy *h) {
         return h->resolved ? strdup(h->resolved) : path_prefix_root(arg_options.root, h->path);
 }
 
+/* "vendor", "developer (CN=…)", "none": which trust root admitted a merged extension, by the
+ * record merge keeps (devmode.h); NULL when it says nothing of it (merged by systemd-sysext). */
+static char *trust_of(char * const *record, const char *name) {
+        const char *signer = NULL, *t = developer_admission_find(record, name, &signer);
+        char *s = NULL;
+        if (t && asprintf(&s, "%s%s%s%s", t, isempty(signer) ? "" : " (", strempty(signer), isempty(signer) ? "" : ")") < 0)
+                return NULL;
+        return s;
+}
+
+static char **trust_record(void) {
+        _cleanup_graft_error_ GraftError e = GRAFT_ERROR_INIT;
+        char **record = NULL;
+        const char *root = isempty(arg_options.root) || streq(arg_options.root, "/") ? NULL : arg_options.root;
+        /* Unprivileged callers may not read graft's state directory: then the column stays empty. */
+        if (developer_admissions_read(root, arg_options.class, &record, &e) < 0 && e.error != -EACCES)
+                log_graft_error(&e, -EIO, "cannot tell which trust root admitted the merged extensions");
+        return record;
+}
+
 static int print_status_json(const SysextStatus *s) {
         _cleanup_json_ struct json_object *a = json_object_new_array();
+        _cleanup_strv_free_ char **record = trust_record();
         if (!a)
                 return -ENOMEM;
         for (size_t i = 0; i < s->n_hierarchies; i++) {
@@ -44,9 +66,14 @@ static int print_status_json(const SysextStatus *s) {
                         json_object_put(ext);
                         return -ENOMEM;
                 }
-                STRV_FOREACH(n, h->extensions)
+                struct json_object *trust = json_object_new_object();
+                STRV_FOREACH(n, h->extensions) {
+                        _cleanup_free_ char *t = trust_of(record, *n);
                         json_object_array_add(ext, json_object_new_string(*n));
+                        json_add_string(trust, *n, t);
+                }
                 if (json_add_string(o, "hierarchy", p) < 0 || json_add(o, "extensions", ext) < 0 ||
+                    json_add(o, "trust", trust) < 0 ||
                     json_add(o, "since", h->merged ? json_object_new_uint64(h->since_usec) : NULL) < 0)
                         return -ENOMEM;
         }
@@ -63,18 +90,21 @@ int verb_status(int argc, char **argv, void *userdata) {
         if (arg_json != JSON_OFF)
                 return print_status_json(&s) < 0 ? log_oom(), EXIT_FAILED : EXIT_OK;
 
-        _cleanup_(table_freep) Table *t = table_new("HIERARCHY", "EXTENSIONS", "SINCE", NULL);
+        _cleanup_(table_freep) Table *t = table_new("HIERARCHY", "EXTENSIONS", "SINCE", "TRUST", NULL);
+        _cleanup_strv_free_ char **record = trust_record();
         if (!t)
                 return log_oom(), EXIT_FAILED;
         for (size_t i = 0; i < s.n_hierarchies; i++) {
                 const SysextHierarchy *h = &s.hierarchies[i];
                 _cleanup_free_ char *p = display_path(h), *since = format_usec(h->since_usec);
                 if (!h->merged || !h->extensions || !h->extensions[0]) {
-                        r = table_add_rowv(t, p, "none", NULL);
+                        r = table_add_rowv(t, p, "none", NULL, NULL);
                         continue;
                 }
-                STRV_FOREACH(n, h->extensions) /* one line per extension, as systemd-sysext prints it */
-                        r = table_add_rowv(t, n == h->extensions ? p : "", *n, n == h->extensions ? since : "");
+                STRV_FOREACH(n, h->extensions) { /* one line per extension, as systemd-sysext prints it */
+                        _cleanup_free_ char *trust = trust_of(record, *n);
+                        r = table_add_rowv(t, n == h->extensions ? p : "", *n, n == h->extensions ? since : "", trust);
+                }
         }
         if (r < 0)
                 return log_oom(), EXIT_FAILED;
@@ -218,6 +248,8 @@ static void log_result(const SysextResult *res) {
                         break;
                 }
         }
+        if (res->measure_note)
+                log_warning("%s", res->measure_note);
         if (res->reload == SYSEXT_RELOAD_DONE)
                 log_info("Asked systemd to reload, as an extension requests.");
         else if (res->reload == SYSEXT_RELOAD_FAILED)

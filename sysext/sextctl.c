@@ -43,7 +43,10 @@ static void help(void) {
                "  list                   List the extension images found\n"
                "  merge                  Merge the extension images\n"
                "  unmerge                Remove the merge\n"
-               "  refresh                Replace the merge atomically (or merge)\n\n"
+               "  refresh                Replace the merge atomically (or merge)\n"
+               "  developer-mode [on|off|status]\n"
+               "                         Trust local developer keys too (off unmerges\n"
+               "                         what only they admitted)\n\n"
                "Options:\n"
                "  -h --help              Show this help\n"
                "     --version           Show the package version\n"
@@ -178,6 +181,7 @@ int main(int argc, char **argv) {
                 { "merge", VERB_ANY, 1, 0, verb_merge },
                 { "unmerge", VERB_ANY, 1, 0, verb_unmerge },
                 { "refresh", VERB_ANY, 1, 0, verb_refresh },
+                { "developer-mode", VERB_ANY, 2, 0, verb_developer_mode },
                 {}
         };
         log_set_program(program_invocation_short_name);

@@ -20,6 +20,7 @@ int verb_list(int argc, char **argv, void *userdata);
 int verb_merge(int argc, char **argv, void *userdata);
 int verb_refresh(int argc, char **argv, void *userdata);
 int verb_unmerge(int argc, char **argv, void *userdata);
+int verb_developer_mode(int argc, char **argv, void *userdata); /* sextctl-devmode.c */
 
 /* The same calls through graftd (sextctl-bus.c). */
 int sextctl_bus_status(const SysextOptions *o, SysextStatus *ret, GraftError *err);

@@ -148,3 +148,8 @@ bool sysext_merged_wants_reload(ImageClass class, const char *root, const Sysext
 
 /* "1", "yes", "true", "on" (any case). */
 bool sysext_parse_boolean(const char *s);
+
+/* Measures the images of p that are to be merged (sysext-measure.c); see measure_images(). */
+int sysext_measure_plan(const SysextOptions *o, const SysextPlan *p, char **ret_note, GraftError *err);
+/* Records which trust root admitted each image of p now merged (p NULL: nothing is merged). */
+int sysext_record_admissions(const SysextOptions *o, const SysextPlan *p, GraftError *err);

@@ -44,6 +44,7 @@ void sysext_result_done(SysextResult *r) {
         free(r->hierarchies);
         free(r->reload_error);
         free(r->recovery);
+        free(r->measure_note);
         *r = (SysextResult) {};
 }
 
@@ -260,9 +261,14 @@ static int merge_or_refresh_locked(const SysextOptions *o, const OpLock *lock, b
                         return r;
         }
 
+        /* Measured before anything is visible (a refused measurement changes nothing). */
+        r = sysext_measure_plan(o, res.plan, &res.measure_note, err);
+
         /* Everything is ready: from here on only mount moves, recorded first. */
         bool wants_reload = plan_wants_reload(res.plan) || old_wants_reload;
-        r = intent_begin(o, lock, replace ? SYSEXT_OP_REFRESH : SYSEXT_OP_MERGE, &st, fds, wants_reload, resumed, err);
+        if (r >= 0)
+                r = intent_begin(o, lock, replace ? SYSEXT_OP_REFRESH : SYSEXT_OP_MERGE, &st, fds, wants_reload,
+                                 resumed, err);
         bool recorded = r > 0;
         if (recorded) {
                 r = commit(&st, fds, &res, err);
@@ -275,6 +281,9 @@ static int merge_or_refresh_locked(const SysextOptions *o, const OpLock *lock, b
                 return r;
 
         fill_extensions(o, &res);
+        r = sysext_record_admissions(o, res.plan, err);
+        if (r < 0)
+                return r;
         maybe_reload(o, wants_reload, &res);
         /* Removed only now: dying before the reload leaves it to recovery. */
         r = recorded ? intent_end(lock, err) : 0;
@@ -347,6 +356,9 @@ static int unmerge_locked(const SysextOptions *o, const OpLock *lock, SysextResu
                         return commit_failed(o, lock, k, err);
                 res.hierarchies[i].action = SYSEXT_ACTION_UNMERGED;
         }
+        r = recorded ? sysext_record_admissions(o, NULL, err) : 0;
+        if (r < 0)
+                return r;
         maybe_reload(o, wants_reload, &res);
         r = recorded ? intent_end(lock, err) : 0;
         if (r < 0)

@@ -147,6 +147,7 @@ static int validate_image(PlanContext *c, SysextImage *img, GraftError *err) {
                 return -ENOMEM;
         if (img->verification.signer && !(img->signer = strdup(img->verification.signer)))
                 return -ENOMEM;
+        img->trust_root = img->verification.trust_root;
 
         return check_release(c, img, err);
 }

@@ -63,6 +63,7 @@ typedef struct SysextImage {
         ImageKind kind;          /* valid once dissected */
         char *root_hash;         /* verified root hash (hex), NULL without verity */
         char *signer;            /* trusted signer, when signed */
+        TrustRoot trust_root;    /* which trust store admitted it (vendor, developer), NONE: unsigned */
         PolicyOffer offer;
         char **extension_release; /* key/value strv */
         bool reload_manager;     /* EXTENSION_RELOAD_MANAGER=1 */
@@ -169,6 +170,7 @@ typedef struct SysextResult {
         char *reload_error;
         bool beneath_unsupported;           /* the kernel refused MOVE_MOUNT_BENEATH */
         char *recovery;                     /* what recovery did first (in-process only), NULL: nothing */
+        char *measure_note;                 /* the images were not measured (no TPM), and why */
 } SysextResult;
 
 void sysext_result_done(SysextResult *r);

@@ -35,6 +35,8 @@ static const char * const verity_dirs[] = {
 
 struct TrustStore {
         char *root;             /* NULL: the host */
+        const char * const *dirs; /* looked in, highest precedence first (static) */
+        size_t n_dirs;
         char **paths;           /* root-prefixed, parallel to certs */
         STACK_OF(X509) *certs;
 };
@@ -64,8 +66,10 @@ struct stack_st_X509 *trust_store_certs(const TrustStore *t) {
 char *trust_store_describe_dirs(const TrustStore *t) {
         _cleanup_strv_free_ char **l = NULL;
 
-        for (size_t i = 0; i < ELEMENTSOF(verity_dirs); i++)
-                if (strv_consume(&l, path_prefix_root(t ? t->root : NULL, verity_dirs[i])) < 0)
+        const char * const *dirs = t ? t->dirs : verity_dirs;
+        size_t n = t ? t->n_dirs : ELEMENTSOF(verity_dirs);
+        for (size_t i = 0; i < n; i++)
+                if (strv_consume(&l, path_prefix_root(t ? t->root : NULL, dirs[i])) < 0)
                         return NULL;
         return strv_join(l, ", ");
 }
@@ -244,7 +248,8 @@ static int load_dir(TrustStore *t, int root_fd, const char *dir, char ***seen, G
         return 0;
 }
 
-int trust_store_load(const char *root, TrustStore **ret, GraftError *err) {
+int trust_store_load_dirs(const char *root, const char * const *dirs, size_t n_dirs, TrustStore **ret,
+                          GraftError *err) {
         _cleanup_(trust_store_freep) TrustStore *t = NULL;
         _cleanup_strv_free_ char **seen = NULL;
         int r;
@@ -252,6 +257,8 @@ int trust_store_load(const char *root, TrustStore **ret, GraftError *err) {
         t = calloc(1, sizeof(TrustStore));
         if (!t)
                 return -ENOMEM;
+        t->dirs = dirs;
+        t->n_dirs = n_dirs;
         t->certs = sk_X509_new_null();
         if (!t->certs)
                 return -ENOMEM;
@@ -268,11 +275,15 @@ int trust_store_load(const char *root, TrustStore **ret, GraftError *err) {
                                        t->root ?: "/", strerror(-r));
         }
 
-        for (size_t i = 0; i < ELEMENTSOF(verity_dirs); i++) {
-                r = load_dir(t, root_fd, verity_dirs[i], &seen, err);
+        for (size_t i = 0; i < n_dirs; i++) {
+                r = load_dir(t, root_fd, dirs[i], &seen, err);
                 if (r < 0)
                         return r;
         }
         *ret = TAKE_PTR(t);
         return 0;
+}
+
+int trust_store_load(const char *root, TrustStore **ret, GraftError *err) {
+        return trust_store_load_dirs(root, verity_dirs, ELEMENTSOF(verity_dirs), ret, err);
 }

@@ -17,6 +17,9 @@ typedef struct TrustStore TrustStore;
  * GRAFT_ERROR_IO, a malformed certificate -EBADMSG with GRAFT_ERROR_UNTRUSTED, both naming the
  * file. A missing directory is fine: the store may be empty. */
 int trust_store_load(const char *root, TrustStore **ret, GraftError *err);
+/* The same from other directories (dirs: static, highest precedence first). */
+int trust_store_load_dirs(const char *root, const char * const *dirs, size_t n_dirs, TrustStore **ret,
+                          GraftError *err);
 TrustStore *trust_store_free(TrustStore *t);
 DEFINE_TRIVIAL_CLEANUP_FUNC(TrustStore *, trust_store_free);
 size_t trust_store_size(const TrustStore *t);

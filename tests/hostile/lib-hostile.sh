@@ -14,11 +14,14 @@
 #   with_timeout SEC CMD…       runs CMD, fails if it has not ended after SEC seconds
 
 # The state of the scratch root: the files (the lock files of run/graft/locks excepted: taking a
-# lock is not a change of the host) and the mounts below it, with their sources and options.
+# lock is not a change of the host; and the trust records, written after the change they describe
+# and outside its all-or-nothing, see devmode.h) and the mounts below it, with their sources and
+# options.
 host_state() {
-        (cd "$R" && find . -path ./run/graft/locks -prune -o -printf '%p %y %m %U:%G %s %l\n' | LC_ALL=C sort)
-        (cd "$R" && find . -path ./run/graft/locks -prune -o -type f -print0 | LC_ALL=C sort -z |
-                xargs -0r sha256sum)
+        local skip=(-path ./run/graft/locks -prune -o -path './run/graft/*.trust*' -prune -o
+                -path './var/lib/graft/portable.trust*' -prune -o)
+        (cd "$R" && find . "${skip[@]}" -printf '%p %y %m %U:%G %s %l\n' | LC_ALL=C sort)
+        (cd "$R" && find . "${skip[@]}" -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum)
         awk -v r="$R" '$5 == r || index($5, r "/") == 1 { print $5, $9, $10 }' /proc/self/mountinfo | LC_ALL=C sort
 }
 

@@ -30,24 +30,8 @@ load_root "$T/pristine"
 bus_start
 graftd_start
 
-HOLDER=
-hold() { # takes the lock with flock(1) and keeps it until release (-o: sleep does not hold it)
-        flock -o "$L" sleep 600 &
-        HOLDER=$!
-        local i
-        for ((i = 0; i < 500; i++)); do
-                flock -n "$L" true || return 0
-                sleep 0.01
-        done
-        fail "flock did not take $L"
-}
-release() {
-        local child
-        child=$(pgrep -P "$HOLDER" || true)
-        kill "$HOLDER" $child
-        wait "$HOLDER" 2>/dev/null || true
-        HOLDER=
-}
+hold() { hold_lock "$L"; }
+release() { release_lock; }
 
 # how WAY: the pctl command line for one way in ("direct": in-process, "graftd": through graftd).
 how() {

@@ -194,20 +194,12 @@ echo "raced: $races pairs started at once (in-process∥in-process and in-proces
 # --- a holder past the timeout ---
 sx sysext unmerge >/dev/null 2>&1
 host_snapshot "$T/snap"
-# -o: flock(1) itself holds the lock, not the sleep it runs.
-flock -o "$LOCK" sleep 60 &
-flocker=$!
-for ((i = 0; i < 200; i++)); do
-        flock -n "$LOCK" true || break
-        sleep 0.025
-done
+hold_lock "$LOCK"
 run_expect 10 "another sysext operation on $R is still running (another process); gave up waiting after 1 s" \
         env GRAFT_LOCK_TIMEOUT_SEC=1 "$SEXTCTL" --root="$R" merge
 assert_contains "$O/err" "Waiting for another operation to finish: another process."
 assert_host_unchanged "$T/snap"
-sleeper=$(pgrep -P "$flocker" || true)
-kill "$flocker" $sleeper
-wait "$flocker" 2>/dev/null || true
+release_lock
 
 start_op direct merge holder GRAFT_FAULT_ACTION=stop GRAFT_FAULT_STEP=1
 wait_stopped "${PIDS[holder]}"

@@ -74,6 +74,26 @@ assert_eq() {
         [[ "$1" == "$2" ]] || fail "expected '$2', got '$1'${3:+ ($3)}"
 }
 
+# hold_lock FILE: takes FILE's flock(1) lock in the background and returns once it is held
+# (-o: flock itself holds it, not the sleep it runs); release_lock lets it go.
+hold_lock() {
+        flock -o "$1" sleep 600 &
+        LOCK_HOLDER=$!
+        local i
+        for ((i = 0; i < 200; i++)); do
+                flock -n "$1" true || return 0
+                sleep 0.025
+        done
+        fail "flock did not take $1"
+}
+release_lock() {
+        local sleeper
+        sleeper=$(pgrep -P "$LOCK_HOLDER" || true)
+        kill "$LOCK_HOLDER" $sleeper
+        wait "$LOCK_HOLDER" 2>/dev/null || true
+        LOCK_HOLDER=
+}
+
 # A fingerprint of a directory tree: every path, type, mode and content hash. Used to prove that
 # a refused operation changed nothing. The lock files of run/graft/locks are left out: taking the
 # operation lock is not a change.

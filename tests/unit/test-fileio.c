@@ -230,4 +230,20 @@ TEST(lease_does_not_block) {
         ASSERT_EQ(waitpid(pid, NULL, 0), pid);
 }
 
+TEST(atomic_write_survives_leftovers) {
+        setup();
+        /* What a process killed between open and rename left, under the name an unseeded random()
+         * gives every process first: it must not refuse later writes. */
+        _cleanup_free_ char *left = NULL, *text = NULL;
+        ASSERT_TRUE(asprintf(&left, "%s.#graft%08x", at("atomic"), 0x6b8b4567u) > 0);
+        int fd = open(left, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+        ASSERT_TRUE(fd >= 0);
+        close(fd);
+        for (int i = 0; i < 3; i++)
+                ASSERT_OK(write_file_atomic(at("atomic"), "new\n", 4, 0644));
+        size_t size = 0;
+        ASSERT_OK(read_full_file_at(AT_FDCWD, at("atomic"), 64, &text, &size));
+        ASSERT_STREQ(text, "new\n");
+}
+
 TESTS_MAIN
