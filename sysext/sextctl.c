@@ -32,6 +32,8 @@ enum {
         ARG_NO_LEGEND,
         ARG_CONFEXT,
         ARG_DIRECT,
+        ARG_DRY_RUN,
+        ARG_MUTABLE,
 };
 
 static void help(void) {
@@ -41,9 +43,11 @@ static void help(void) {
                "Commands:\n"
                "  status                 Show what is merged where (default)\n"
                "  list                   List the extension images found\n"
-               "  merge                  Merge the extension images\n"
+               "  merge [NAME...]        Merge the extension images (or only these)\n"
                "  unmerge                Remove the merge\n"
-               "  refresh                Replace the merge atomically (or merge)\n\n"
+               "  refresh [NAME...]      Replace the merge atomically (or merge)\n"
+               "  disable NAME...        Leave extensions out of merge and refresh\n"
+               "  enable NAME...         Take disabled extensions in again\n\n"
                "Options:\n"
                "  -h --help              Show this help\n"
                "     --version           Show the package version\n"
@@ -55,6 +59,8 @@ static void help(void) {
                "     --image-policy=P    Image policy the images must satisfy\n"
                "     --noexec            Mount the merge noexec (always for confext)\n"
                "     --no-reload         Never ask systemd to reload\n"
+               "     --dry-run           Say what merge or refresh would do, do nothing\n"
+               "     --mutable=MODE      no, yes, auto, import, ephemeral, ephemeral-import\n"
                "     --confext           Configuration extensions into /etc\n"
                "     --json=FORMAT       Output JSON: short or pretty\n"
                "     --no-legend         Leave out column headers\n"
@@ -82,6 +88,8 @@ static int parse_argv(int argc, char **argv) {
                 { "quiet", no_argument, NULL, 'q' },
                 { "verbose", no_argument, NULL, 'v' },
                 { "direct", no_argument, NULL, ARG_DIRECT },
+                { "dry-run", no_argument, NULL, ARG_DRY_RUN },
+                { "mutable", required_argument, NULL, ARG_MUTABLE },
                 { "host", required_argument, NULL, 'H' },
                 { "machine", required_argument, NULL, 'M' },
                 {}
@@ -140,6 +148,19 @@ static int parse_argv(int argc, char **argv) {
                 case ARG_DIRECT:
                         arg_transport = BUS_TRANSPORT_DIRECT;
                         break;
+                case ARG_DRY_RUN:
+                        arg_options.dry_run = true;
+                        break;
+                case ARG_MUTABLE:
+                        if (streq(optarg, "help")) {
+                                for (SysextMutable m = SYSEXT_MUTABLE_NO; m < _SYSEXT_MUTABLE_MAX; m++)
+                                        puts(sysext_mutable_to_string(m));
+                                return 0;
+                        }
+                        if (sysext_mutable_from_string(optarg, &arg_options.mutable) < 0)
+                                return log_error("--mutable= takes no, yes, auto, import, ephemeral or ephemeral-import "
+                                                 "(or help), not \"%s\"", optarg), -EINVAL;
+                        break;
                 case 'H':
                 case 'M':
                         arg_transport = c == 'H' ? BUS_TRANSPORT_REMOTE : BUS_TRANSPORT_MACHINE;
@@ -175,9 +196,11 @@ int main(int argc, char **argv) {
         static const Verb verbs[] = {
                 { "status", VERB_ANY, 1, VERB_DEFAULT, verb_status },
                 { "list", VERB_ANY, 1, 0, verb_list },
-                { "merge", VERB_ANY, 1, 0, verb_merge },
+                { "merge", VERB_ANY, VERB_ANY, 0, verb_merge },
                 { "unmerge", VERB_ANY, 1, 0, verb_unmerge },
-                { "refresh", VERB_ANY, 1, 0, verb_refresh },
+                { "refresh", VERB_ANY, VERB_ANY, 0, verb_refresh },
+                { "enable", 2, VERB_ANY, 0, verb_enable },
+                { "disable", 2, VERB_ANY, 0, verb_disable },
                 {}
         };
         log_set_program(program_invocation_short_name);

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "path-util.h"
 #include "strv.h"
 #include "sysext-internal.h"
 
@@ -63,6 +64,24 @@ static int result_init(SysextResult *res, const SysextStatus *st) {
                 res->n_hierarchies++;
                 if (!h->path || (st->hierarchies[i].resolved && !h->resolved))
                         return -ENOMEM;
+        }
+        return 0;
+}
+
+/* Hierarchies the root lacked were created for the overlays that go there: where they are now. */
+static int result_created(const SysextOptions *o, SysextResult *res, const int *fds, GraftError *err) {
+        for (size_t i = 0; i < res->n_hierarchies; i++) {
+                SysextHierarchyResult *h = &res->hierarchies[i];
+                if (fds[i] < 0 || h->resolved)
+                        continue;
+                _cleanup_(sysext_hierarchy_done) SysextHierarchy now = {};
+                int r = sysext_hierarchy_read(o->class, sysext_root(o), h->path, &now, err);
+                if (r < 0)
+                        return r;
+                if (!now.resolved)
+                        return graft_error_set(err, -ENOENT, GRAFT_ERROR_IO, "%s vanished while merging",
+                                               h->path);
+                h->resolved = TAKE_PTR(now.resolved);
         }
         return 0;
 }
@@ -181,6 +200,9 @@ static int intent_begin(const SysextOptions *o, const OpLock *lock, SysextOp op,
                 return graft_error_set(err, r, GRAFT_ERROR_IO, "cannot read the boot id: %s", strerror(-r));
         if (o->policy && !(in.policy = image_policy_to_string(o->policy)))
                 return -ENOMEM;
+        if (o->only && !(in.only = strv_copy(o->only)))
+                return -ENOMEM;
+        in.mutable = o->mutable;
         _cleanup_free_ char *text = NULL;
         if (sysext_intent_format(&in, &text) < 0)
                 return -ENOMEM;
@@ -215,6 +237,23 @@ static int commit(const SysextStatus *st, int *fds, SysextResult *res, GraftErro
                         return r;
         }
         return 0;
+}
+
+/* What commit() would do, for a dry run; the overlays are dropped. */
+static void dry_run_actions(const SysextStatus *st, int *fds, SysextResult *res) {
+        res->dry_run = true;
+        for (size_t i = 0; i < res->n_hierarchies; i++) {
+                SysextHierarchyResult *h = &res->hierarchies[i];
+                int fd = fds ? fds[i] : -EBADF;
+                if (fd >= 0 || fd == -ENOENT) /* -ENOENT: the hierarchy would be created */
+                        h->action = st->hierarchies[i].merged ? SYSEXT_ACTION_REPLACED : SYSEXT_ACTION_MERGED;
+                else if (st->hierarchies[i].merged)
+                        h->action = SYSEXT_ACTION_UNMERGED;
+                if (!h->resolved && fd == -ENOENT)
+                        h->resolved = path_prefix_root(res->plan->root, h->path);
+                if (fds)
+                        fds[i] = safe_close(fds[i]);
+        }
 }
 
 /* A change that failed half way through its mount moves (not a crash: a system call refused) is
@@ -257,11 +296,35 @@ static int merge_or_refresh_locked(const SysextOptions *o, const OpLock *lock, b
         if (r < 0)
                 return r;
 
+        if (replace && !resumed && sysext_merge_unchanged(o, res.plan, &st)) {
+                /* The same images, by root hash, on the same hierarchies: nothing to remount. */
+                for (size_t i = 0; i < res.n_hierarchies; i++)
+                        res.hierarchies[i].action = st.hierarchies[i].merged ? SYSEXT_ACTION_KEPT : SYSEXT_ACTION_NONE;
+                res.dry_run = o->dry_run;
+                fill_extensions(o, &res);
+                *ret = res;
+                res = (SysextResult) {};
+                return 0;
+        }
+
         _cleanup_free_ int *fds = NULL;
         if (sysext_plan_n_ready(res.plan) > 0) {
                 r = sysext_overlays_build(o, res.plan, &fds, err);
                 if (r < 0)
                         return r;
+                r = o->dry_run ? 0 : result_created(o, &res, fds, err);
+                if (r < 0) {
+                        for (size_t i = 0; i < res.n_hierarchies; i++)
+                                safe_close(fds[i]);
+                        return r;
+                }
+        }
+
+        if (o->dry_run) {
+                dry_run_actions(&st, fds, &res);
+                *ret = res;
+                res = (SysextResult) {};
+                return 0;
         }
 
         /* Everything is ready: from here on only mount moves, recorded first. */
@@ -307,12 +370,25 @@ static int begin(const SysextOptions *o, const char *verb, OpLock *lock, char **
 static int change(const SysextOptions *o, SysextOp op, SysextResult *ret, GraftError *err) {
         _cleanup_(op_lock_release) OpLock lock = OP_LOCK_INIT;
         _cleanup_free_ char *note = NULL;
-        int r = begin(o, sysext_op_to_string(op), &lock, &note, err);
+        if (o->dry_run && op == SYSEXT_OP_UNMERGE)
+                return graft_error_set(err, -EINVAL, GRAFT_ERROR_INVALID_ARGUMENT, "a dry run is for merge and refresh");
+        /* A dry run looks at the state as it is, a half-done change too: it changes nothing, not
+         * even by recovering. It takes the lock so that what it says is not half of another's. */
+        int r = o->dry_run ? sysext_lock(o, "dry run", false, &lock, err) : begin(o, sysext_op_to_string(op), &lock, &note, err);
         if (r < 0)
                 return r;
+        /* The configuration fills in what the caller left unset (merge and refresh only: a bad
+         * configuration file must not keep anybody from unmerging). */
+        SysextOptions eff = *o;
+        ImagePolicy policy;
+        if (op != SYSEXT_OP_UNMERGE) {
+                r = sysext_options_configure(o, &eff, &policy, err);
+                if (r < 0)
+                        return r;
+        }
         SysextResult res = {};
         r = op == SYSEXT_OP_UNMERGE ? unmerge_locked(o, &lock, &res, err)
-                                    : merge_or_refresh_locked(o, &lock, op == SYSEXT_OP_REFRESH, false, &res, err);
+                                    : merge_or_refresh_locked(&eff, &lock, op == SYSEXT_OP_REFRESH, false, &res, err);
         if (r < 0)
                 return r;
         res.recovery = TAKE_PTR(note);
@@ -328,13 +404,43 @@ int sysext_refresh(const SysextOptions *o, SysextResult *ret, GraftError *err) {
         return change(o, SYSEXT_OP_REFRESH, ret, err);
 }
 
+typedef struct SubmountsPer {
+        SysextSubmounts *s; /* one per hierarchy */
+        size_t n;
+} SubmountsPer;
+
+static void submounts_per_done(SubmountsPer *p) {
+        for (size_t i = 0; i < p->n; i++)
+                sysext_submounts_done(&p->s[i]);
+        free(p->s);
+}
+
+/* What was mounted on each merged tree, taken before anything changes: it stays where it is seen. */
+static int take_submounts(const SysextOptions *o, const SysextStatus *st, SubmountsPer *ret, GraftError *err) {
+        ret->s = calloc(st->n_hierarchies + 1, sizeof(SysextSubmounts));
+        if (!ret->s)
+                return -ENOMEM;
+        ret->n = st->n_hierarchies;
+        for (size_t i = 0; i < st->n_hierarchies; i++) {
+                int r = st->hierarchies[i].merged
+                                ? sysext_submounts_take(o->class, st->hierarchies[i].resolved, &ret->s[i], err)
+                                : 0;
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static int unmerge_locked(const SysextOptions *o, const OpLock *lock, SysextResult *ret, GraftError *err) {
         _cleanup_(sysext_status_done) SysextStatus st = {};
         _cleanup_(sysext_result_done) SysextResult res = {};
+        _cleanup_(submounts_per_done) SubmountsPer subs = {};
         int r = sysext_status_current(o, &st, err);
         if (r < 0)
                 return r;
         r = result_init(&res, &st);
+        if (r >= 0)
+                r = take_submounts(o, &st, &subs, err);
         if (r < 0)
                 return r;
         bool wants_reload = status_wants_reload(o, &st);
@@ -347,6 +453,8 @@ static int unmerge_locked(const SysextOptions *o, const OpLock *lock, SysextResu
                         continue;
                 /* A merge stacked on another (another tool's doing) is removed whole. */
                 int k = sysext_detach_all(o->class, st.hierarchies[i].resolved, "sysext-detached", err);
+                if (k >= 0)
+                        k = sysext_submounts_keep_below(&subs.s[i], st.hierarchies[i].resolved, err);
                 if (k < 0)
                         return commit_failed(o, lock, k, err);
                 res.hierarchies[i].action = SYSEXT_ACTION_UNMERGED;
