@@ -205,11 +205,17 @@ int sysext_mutable_layout(const SysextMutableRequest *q, SysextMutableLayout *re
 int sysext_options_configure(const SysextOptions *o, SysextOptions *ret, ImagePolicy *policy, GraftError *err);
 
 /* The record of what a merge of plan is made of (sysext-unchanged.c), listing
- * merged_hierarchies; *ret NULL when the plan has an image without a content identity. */
+ * merged_hierarchies; one that has an image without a content identity never compares equal. */
 int sysext_merge_record(const SysextOptions *o, const SysextPlan *plan, char * const *merged_hierarchies, char **ret);
 /* Whether the hierarchies merged now carry exactly the merge plan would make (refresh: nothing to
  * do). */
 bool sysext_merge_unchanged(const SysextOptions *o, const SysextPlan *plan, const SysextStatus *st);
+
+/* Whether an image of plan that is merged asks systemd to reload (EXTENSION_RELOAD_MANAGER=1). */
+bool sysext_plan_wants_reload(const SysextPlan *plan);
+/* From the record a merged hierarchy carries: whether its extensions ask systemd to reload (1, 0),
+ * -ENOENT without a record. */
+int sysext_record_wants_reload(ImageClass class, const SysextHierarchy *h);
 
 /* Reads the extension-release files of the extensions a merged hierarchy lists, through the merged
  * tree, and tells whether one of them asks for EXTENSION_RELOAD_MANAGER. */

@@ -131,13 +131,6 @@ static int attach(int fd, const char *path, bool replace, SysextResult *res, Sys
         return 0;
 }
 
-static bool plan_wants_reload(const SysextPlan *p) {
-        for (size_t i = 0; i < p->n_images; i++)
-                if (!p->images[i].skipped && p->images[i].reload_manager)
-                        return true;
-        return false;
-}
-
 static void maybe_reload(const SysextOptions *o, bool wanted, SysextResult *res) {
         if (!wanted || o->no_reload) {
                 res->reload = SYSEXT_RELOAD_NOT_ASKED;
@@ -158,9 +151,12 @@ static void maybe_reload(const SysextOptions *o, bool wanted, SysextResult *res)
 static bool status_wants_reload(const SysextOptions *o, const SysextStatus *st) {
         if (o->no_reload)
                 return false;
-        for (size_t i = 0; i < st->n_hierarchies; i++)
-                if (sysext_merged_wants_reload(o->class, NULL, &st->hierarchies[i]))
+        for (size_t i = 0; i < st->n_hierarchies; i++) {
+                /* Our merge says it in its record; only another's needs every release file read. */
+                int r = sysext_record_wants_reload(o->class, &st->hierarchies[i]);
+                if (r > 0 || (r == -ENOENT && sysext_merged_wants_reload(o->class, NULL, &st->hierarchies[i])))
                         return true;
+        }
         return false;
 }
 
@@ -328,7 +324,7 @@ static int merge_or_refresh_locked(const SysextOptions *o, const OpLock *lock, b
         }
 
         /* Everything is ready: from here on only mount moves, recorded first. */
-        bool wants_reload = plan_wants_reload(res.plan) || old_wants_reload;
+        bool wants_reload = sysext_plan_wants_reload(res.plan) || old_wants_reload;
         r = intent_begin(o, lock, replace ? SYSEXT_OP_REFRESH : SYSEXT_OP_MERGE, &st, fds, wants_reload, resumed, err);
         bool recorded = r > 0;
         if (recorded) {

@@ -23,7 +23,7 @@ typedef struct Build {
         const SysextOptions *o;
         SysextPlan *plan;
         char **resolved;   /* per hierarchy; NULL entries (as "") for missing ones */
-        char *record;      /* what the merge is made of (sysext-unchanged.c); NULL: not comparable */
+        char *record;      /* what the merge is made of (sysext-unchanged.c) */
         char *staging;
         int *fds;
         GraftError *err;
