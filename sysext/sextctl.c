@@ -57,7 +57,7 @@ static void help(void) {
                "  -M --machine=NAME      Through graftd in a local container\n"
                "     --force             Merge even images that do not fit the host\n"
                "     --image-policy=P    Image policy the images must satisfy\n"
-               "     --noexec            Mount the merge noexec (always for confext)\n"
+               "     --noexec[=BOOL]     Mount the merge noexec (confext: default yes)\n"
                "     --no-reload         Never ask systemd to reload\n"
                "     --dry-run           Say what merge or refresh would do, do nothing\n"
                "     --mutable=MODE      no, yes, auto, import, ephemeral, ephemeral-import\n"
@@ -80,7 +80,7 @@ static int parse_argv(int argc, char **argv) {
                 { "root", required_argument, NULL, ARG_ROOT },
                 { "force", no_argument, NULL, ARG_FORCE },
                 { "image-policy", required_argument, NULL, ARG_IMAGE_POLICY },
-                { "noexec", no_argument, NULL, ARG_NOEXEC },
+                { "noexec", optional_argument, NULL, ARG_NOEXEC },
                 { "no-reload", no_argument, NULL, ARG_NO_RELOAD },
                 { "confext", no_argument, NULL, ARG_CONFEXT },
                 { "json", optional_argument, NULL, ARG_JSON },
@@ -124,7 +124,12 @@ static int parse_argv(int argc, char **argv) {
                         break;
                 }
                 case ARG_NOEXEC:
-                        arg_options.noexec = true;
+                        if (!optarg || streq(optarg, "yes") || streq(optarg, "true") || streq(optarg, "1"))
+                                arg_options.noexec = true;
+                        else if (streq(optarg, "no") || streq(optarg, "false") || streq(optarg, "0"))
+                                arg_options.exec = true;
+                        else
+                                return log_error("--noexec= takes a boolean, not \"%s\"", optarg), -EINVAL;
                         break;
                 case ARG_NO_RELOAD:
                         arg_options.no_reload = true;

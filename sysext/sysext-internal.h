@@ -39,6 +39,12 @@ static inline ExtensionKind sysext_extension_kind(ImageClass c) {
         return c == IMAGE_CLASS_CONFEXT ? EXTENSION_CONFEXT : EXTENSION_SYSEXT;
 }
 
+/* Whether the merge is mounted noexec: sysext with --noexec, confext unless --noexec=no (as
+ * systemd-confext). Confext merges are nosuid whatever this says. */
+static inline bool sysext_noexec(const SysextOptions *o) {
+        return o->noexec || (o->class == IMAGE_CLASS_CONFEXT && !o->exec);
+}
+
 /* The root as the library uses it: NULL for the host ("" and "/" too). */
 static inline const char *sysext_root(const SysextOptions *o) {
         return isempty(o->root) || streq(o->root, "/") ? NULL : o->root;

@@ -176,7 +176,7 @@ static void fill_extensions(const SysextOptions *o, SysextResult *res) {
 static int intent_begin(const SysextOptions *o, const OpLock *lock, SysextOp op, const SysextStatus *st,
                         const int *fds, bool reload, bool resumed, GraftError *err) {
         _cleanup_(sysext_intent_done) SysextIntent in = {
-                .op = op, .force = o->force, .noexec = o->noexec, .no_reload = o->no_reload, .reload = reload,
+                .op = op, .force = o->force, .noexec = sysext_noexec(o), .no_reload = o->no_reload, .reload = reload,
                 .resumed = resumed,
         };
         bool changes = false;

@@ -30,7 +30,16 @@ typedef struct Build {
 } Build;
 
 static bool noexec(const Build *b) {
-        return b->o->noexec || b->o->class == IMAGE_CLASS_CONFEXT;
+        return sysext_noexec(b->o);
+}
+
+static bool nosuid(const Build *b) {
+        return noexec(b) || b->o->class == IMAGE_CLASS_CONFEXT;
+}
+
+/* The options of an image's own mount (a layer nobody else sees): as the merge's. */
+static const char *image_mount_options(const Build *b) {
+        return noexec(b) ? "nosuid,noexec" : nosuid(b) ? "nosuid" : NULL;
 }
 
 /* A layer directory name that needs no escaping in an overlay option string. */
@@ -80,7 +89,7 @@ static int mount_images(Build *b) {
                         return graft_error_set(b->err, negative_errno(), GRAFT_ERROR_IO, "cannot create %s: %m", target);
                 GraftError e = GRAFT_ERROR_INIT;
                 ImageMount m = {};
-                int r = image_mount(img->dissected, &img->verification, target, noexec(b) ? "nosuid,noexec" : NULL, &m, &e);
+                int r = image_mount(img->dissected, &img->verification, target, image_mount_options(b), &m, &e);
                 /* The mount lives on as the overlay's layer; a dm-verity device is marked for
                  * deferred removal, so it goes with the overlay (unmerge, or refresh's old merge). */
                 if (r >= 0) {
@@ -177,7 +186,9 @@ static int write_dev(Build *b, const char *meta, int fd) {
 static unsigned mount_attrs(const Build *b, const SysextMutableLayout *m) {
         unsigned a = (m->upper ? 0 : MOUNT_ATTR_RDONLY) | MOUNT_ATTR_NODEV;
         if (noexec(b))
-                a |= MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NOSUID;
+                a |= MOUNT_ATTR_NOEXEC;
+        if (nosuid(b))
+                a |= MOUNT_ATTR_NOSUID;
         return a;
 }
 
@@ -197,7 +208,7 @@ static int overlay_legacy(Build *b, size_t hi, char * const *layers, const Sysex
                                        "(Linux 6.8 takes any number)", strv_length(layers));
         if (mkdir(target, 0755) < 0)
                 return graft_error_set(b->err, negative_errno(), GRAFT_ERROR_IO, "cannot create %s: %m", target);
-        unsigned long flags = (m->upper ? 0 : MS_RDONLY) | MS_NODEV | (noexec(b) ? MS_NOEXEC | MS_NOSUID : 0);
+        unsigned long flags = (m->upper ? 0 : MS_RDONLY) | MS_NODEV | (noexec(b) ? MS_NOEXEC : 0) | (nosuid(b) ? MS_NOSUID : 0);
         if (mount(b->o->class == IMAGE_CLASS_CONFEXT ? "confext" : "sysext", target, "overlay", flags, opts) < 0)
                 return graft_error_set(b->err, negative_errno(), GRAFT_ERROR_IO, "cannot mount the overlay for %s: %m",
                                        b->plan->hierarchies[hi]);

@@ -98,7 +98,8 @@ static int redo_refresh(const SysextOptions *o, const OpLock *lock, const Sysext
         SysextOptions again = *o;
         again.hierarchies = in->paths;
         again.force = in->force;
-        again.noexec = in->noexec;
+        again.noexec = in->noexec; /* as the interrupted change mounted: effective, so exec follows */
+        again.exec = !in->noexec;
         again.no_reload = in->no_reload;
         again.only = in->only;
         again.mutable = in->mutable != SYSEXT_MUTABLE_UNSET ? in->mutable : SYSEXT_MUTABLE_NO;

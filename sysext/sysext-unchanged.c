@@ -49,7 +49,7 @@ int sysext_merge_record(const SysextOptions *o, const SysextPlan *plan, char * c
                 return -ENOMEM;
         bool comparable = true;
         fprintf(f, "graft-merge 1\nreload-manager %d\noptions noexec=%d mutable=%s\n", sysext_plan_wants_reload(plan),
-                o->noexec || o->class == IMAGE_CLASS_CONFEXT,
+                sysext_noexec(o),
                 sysext_mutable_to_string(o->mutable > SYSEXT_MUTABLE_NO ? o->mutable : SYSEXT_MUTABLE_NO));
         for (size_t i = 0; i < plan->n_images; i++)
                 if (!plan->images[i].skipped && image_identity(&plan->images[i], f) == 0)

@@ -11,7 +11,7 @@
 uint64_t sysext_options_to_bus_flags(const SysextOptions *o) {
         return (o->force ? SYSEXT_BUS_FORCE : 0) | (o->noexec ? SYSEXT_BUS_NOEXEC : 0) |
                (o->no_reload ? SYSEXT_BUS_NO_RELOAD : 0) | (o->dry_run ? SYSEXT_BUS_DRY_RUN : 0) |
-               ((uint64_t) o->mutable << SYSEXT_BUS_MUTABLE_SHIFT);
+               ((uint64_t) o->mutable << SYSEXT_BUS_MUTABLE_SHIFT) | (o->exec ? SYSEXT_BUS_EXEC : 0);
 }
 
 int sysext_options_from_bus_flags(uint64_t flags, SysextOptions *o) {
@@ -23,6 +23,7 @@ int sysext_options_from_bus_flags(uint64_t flags, SysextOptions *o) {
         o->noexec = flags & SYSEXT_BUS_NOEXEC;
         o->no_reload = flags & SYSEXT_BUS_NO_RELOAD;
         o->dry_run = flags & SYSEXT_BUS_DRY_RUN;
+        o->exec = flags & SYSEXT_BUS_EXEC;
         return 0;
 }
 

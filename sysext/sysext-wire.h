@@ -17,7 +17,8 @@ enum {
         /* Bits 4-6: the SysextMutable value (0: unset, the configuration's). */
         SYSEXT_BUS_MUTABLE_SHIFT = 4,
         SYSEXT_BUS_MUTABLE_MASK = 7 << 4,
-        _SYSEXT_BUS_FLAGS_ALL = (1 << 7) - 1,
+        SYSEXT_BUS_EXEC = 1 << 7,    /* confext: --noexec=no */
+        _SYSEXT_BUS_FLAGS_ALL = (1 << 8) - 1,
 };
 
 uint64_t sysext_options_to_bus_flags(const SysextOptions *o);

@@ -38,7 +38,8 @@ typedef struct SysextOptions {
         char **hierarchies;        /* NULL: sysext_hierarchies_default() */
         const ImagePolicy *policy; /* NULL: image_policy_default(root) */
         bool force;                /* merge images whose extension-release does not fit the host */
-        bool noexec;               /* sysext: mount noexec too (confext always is) */
+        bool noexec;               /* sysext: mount noexec (and nosuid) too */
+        bool exec;                 /* confext: --noexec=no, mount without noexec (still nosuid, nodev) */
         bool no_reload;            /* never ask systemd to reload, whatever extensions ask for */
         unsigned n_threads;        /* 0: one per CPU */
         VerifyCache *verify_cache; /* hash trees verified before are not hashed again; NULL: always hash */

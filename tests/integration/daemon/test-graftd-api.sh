@@ -146,7 +146,7 @@ call Extensions1 Unmerge st confext 0 >/dev/null
 E=org.graft.Error
 gcall_error $E.InvalidArgument 'the class must be "sysext" or "confext", not "foo"' Extensions1.List foo
 gcall_error $E.InvalidArgument "unknown flags 0x40" Manager1.DetachImage demo 64
-gcall_error $E.InvalidArgument "unknown flags 0x80" Extensions1.Unmerge sysext 128
+gcall_error $E.InvalidArgument "unknown flags 0x100" Extensions1.Unmerge sysext 256
 gcall_error $E.InvalidArgument "a dry run is for merge and refresh" Extensions1.Unmerge sysext 8
 gcall_error $E.InvalidArgument 'copy mode must be auto, copy, symlink or mixed, not "hardlink"' \
         Manager1.AttachImage demo "@as []" "" hardlink 0 "@as []" ""

@@ -4,7 +4,7 @@
 # where 252 has it: mounts below /usr and /opt stay visible through merge, refresh and unmerge;
 # absolute symlinks inside NAME.v/ are resolved inside --root; a hierarchy the root lacks is
 # created; files that cannot be images by their name are ignored; a refresh with nothing changed
-# leaves the merge alone.
+# leaves the merge alone; mount flags (nodev, confext nosuid and noexec, --noexec=BOOL).
 source "$GRAFT_SOURCE_DIR/tests/lib/lib.sh"
 source "$GRAFT_SOURCE_DIR/tests/integration/sysext/sysext-lib.sh"
 need systemd-sysext mksquashfs mountpoint
@@ -145,3 +145,26 @@ run_expect 0 "" "$SEXTCTL" --root="$r" refresh
 [[ $(mount_id "$r/usr") != "$id" ]] || fail "a refresh with a directory image left the merge alone"
 "$SEXTCTL" --root="$r" unmerge >/dev/null 2>&1
 echo "ok unchanged"
+
+# 6. Mount flags as systemd-sysext/-confext set them: sysext read-only and nodev (with --noexec also
+# noexec and nosuid); confext also nosuid and noexec, and --noexec=no drops noexec only.
+r=$T/flags
+new_root "$r"
+mkext "$r/var/lib/extensions/f" f
+mkdir -p "$r/var/lib/confexts/cf/etc/extension-release.d"
+printf 'ID=debian\nVERSION_ID=12\n' >"$r/var/lib/confexts/cf/etc/extension-release.d/extension-release.cf"
+echo cf >"$r/var/lib/confexts/cf/etc/cf.conf"
+opts() { findmnt -n -o VFS-OPTIONS --target "$1" | tr ',' '\n' | grep -xE 'ro|nodev|nosuid|noexec' | sort | tr '\n' ' '; }
+"$SEXTCTL" --root="$r" merge >/dev/null 2>&1 || fail "merge failed"
+assert_eq "$(opts "$r/usr")" "nodev ro " "sysext mount flags"
+"$SEXTCTL" --root="$r" --noexec refresh --dry-run >/dev/null 2>&1 || fail "refresh --noexec --dry-run failed"
+"$SEXTCTL" --root="$r" --noexec refresh >/dev/null 2>&1 || fail "refresh --noexec failed"
+assert_eq "$(opts "$r/usr")" "nodev noexec nosuid ro " "sysext --noexec mount flags"
+"$SEXTCTL" --root="$r" unmerge >/dev/null 2>&1
+"$SEXTCTL" --root="$r" --confext merge >/dev/null 2>&1 || fail "confext merge failed"
+assert_eq "$(opts "$r/etc")" "nodev noexec nosuid ro " "confext mount flags"
+"$SEXTCTL" --root="$r" --confext --noexec=no refresh >/dev/null 2>&1 || fail "confext refresh --noexec=no failed"
+assert_eq "$(opts "$r/etc")" "nodev nosuid ro " "confext --noexec=no mount flags"
+"$SEXTCTL" --root="$r" --confext unmerge >/dev/null 2>&1
+run_expect 2 '--noexec= takes a boolean, not "sometimes"' "$SEXTCTL" --root="$r" --noexec=sometimes merge
+echo "ok flags"
