@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Owns the trust rule for files and paths (see file-trust.h). */
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <signal.h>
@@ -149,4 +150,66 @@ int path_check_trusted(const char *path, const char *what, GraftError *err) {
         if (fd < 0)
                 return graft_error_set(err, fd, GRAFT_ERROR_IO, "cannot open %s: %s", label, strerror(-fd));
         return fd_check_trusted(fd, label, err);
+}
+
+/* Deeper than this is no file system tree that anybody ships; refusing it keeps the walk's
+ * recursion (one descriptor per level) bounded. */
+#define TREE_DEPTH_MAX 128
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
+
+static int walk_tree(int dir_fd, dev_t dev, const char *shown, const char *rel, unsigned depth, GraftError *err) {
+        if (depth > TREE_DEPTH_MAX)
+                return graft_error_set(err, -ELOOP, GRAFT_ERROR_POLICY, "%s: %s is nested more than %u directories deep",
+                                       shown, rel, TREE_DEPTH_MAX);
+        int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO, "%s: cannot open %s: %m", shown, rel);
+        _cleanup_(closedirp) DIR *d = fdopendir(fd);
+        if (!d) {
+                safe_close(fd);
+                return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO, "%s: cannot read %s: %m", shown, rel);
+        }
+        for (struct dirent *e; (errno = 0, e = readdir(d));) {
+                if (streq(e->d_name, ".") || streq(e->d_name, ".."))
+                        continue;
+                struct stat st;
+                if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO, "%s: cannot stat %s/%s: %m",
+                                               shown, rel, e->d_name);
+                /* Links are not followed (what they name is checked where it is used); FIFOs,
+                 * sockets and devices hold no bytes of the tree; other mounts are not the tree. */
+                if (!(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) || st.st_dev != dev)
+                        continue;
+                _cleanup_free_ char *sub = streq(rel, ".") ? strdup(e->d_name) : path_join(rel, e->d_name);
+                if (!sub)
+                        return -ENOMEM;
+                char who[64];
+                if (writers(&st, who))
+                        return graft_error_set(err, -EPERM, GRAFT_ERROR_POLICY,
+                                               "%s: %s is writable by %s, who could change what graft checked (make "
+                                               "the whole tree root's and not writable by group or others)",
+                                               shown, sub, who);
+                if (!S_ISDIR(st.st_mode))
+                        continue;
+                _cleanup_close_ int child = openat(dirfd(d), e->d_name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (child < 0)
+                        return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO, "%s: cannot open %s: %m", shown, sub);
+                int r = walk_tree(child, dev, shown, sub, depth + 1, err);
+                if (r < 0)
+                        return r;
+        }
+        if (errno != 0)
+                return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO, "%s: cannot read %s: %m", shown, rel);
+        return 0;
+}
+
+int tree_check_trusted(int dir_fd, const char *shown, GraftError *err) {
+        int r = fd_check_trusted(dir_fd, shown, err);
+        if (r < 0)
+                return r;
+        struct stat st;
+        if (fstat(dir_fd, &st) < 0)
+                return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO, "cannot stat %s: %m", shown);
+        return walk_tree(dir_fd, st.st_dev, shown, ".", 0, err);
 }

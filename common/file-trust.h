@@ -12,7 +12,9 @@
  * read lease can only be had when there is none). Block devices may be group-writable (the disk
  * group can write every disk anyway). A path is trusted when, in addition, every directory above
  * it belongs to root or to us and nobody else may write it, except a sticky directory (/tmp)
- * whose entry on the path is ours: nobody else can then rename or remove it. */
+ * whose entry on the path is ours: nobody else can then rename or remove it. A directory tree
+ * (a directory image, which is used live: overlaid on /usr, or a service's root) is trusted when
+ * every directory and file in it is. */
 #pragma once
 
 #include "error.h"
@@ -26,3 +28,9 @@ int fd_check_trusted(int fd, const char *shown, GraftError *err);
  * canonical first; symlinks on the way are followed, and their directories checked too, as the
  * path resolves through them). what says what the path is, for the message ("profile"). */
 int path_check_trusted(const char *path, const char *what, GraftError *err);
+
+/* Like fd_check_trusted() for every directory and regular file below the directory dir_fd (shown
+ * as shown, which names the tree in the message), without following links or crossing into other
+ * mounts. Which processes hold its files open is not asked of every file: a writer needed write
+ * permission when it opened one, and the mode check finds who had it. */
+int tree_check_trusted(int dir_fd, const char *shown, GraftError *err);

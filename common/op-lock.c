@@ -11,15 +11,11 @@
 #include "fileio.h"
 #include "op-lock.h"
 #include "path-util.h"
+#include "time-util.h"
 
 #define LOCK_DIR "run/graft/locks"
 #define POLL_USEC 10000u
 
-static uint64_t now_usec(clockid_t clock) {
-        struct timespec ts;
-        clock_gettime(clock, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
 
 static uint64_t timeout_from(const OpLockRequest *q) {
         if (q->timeout_usec > 0)
@@ -134,7 +130,7 @@ int op_lock_take(const OpLockRequest *q, OpLock *ret, GraftError *err) {
         if (fd < 0)
                 return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO, "cannot open the %s lock: %m", q->key);
 
-        uint64_t deadline = now_usec(CLOCK_MONOTONIC) + timeout_from(q);
+        uint64_t deadline = now_usec() + timeout_from(q);
         bool told = false;
         for (;;) {
                 if (flock(fd, LOCK_EX | LOCK_NB) >= 0)
@@ -146,7 +142,7 @@ int op_lock_take(const OpLockRequest *q, OpLock *ret, GraftError *err) {
                 _cleanup_free_ char *holder = NULL;
                 if (read_holder(fd, &holder) < 0)
                         return -ENOMEM;
-                if (q->no_wait || now_usec(CLOCK_MONOTONIC) >= deadline) {
+                if (q->no_wait || now_usec() >= deadline) {
                         return graft_error_set(err, -EBUSY, GRAFT_ERROR_CONFLICT,
                                                "another %s operation on %s is still running (%s); gave up waiting "
                                                "after %" PRIu64 " s", q->key, isempty(q->root) ? "/" : q->root, holder,

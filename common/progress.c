@@ -5,6 +5,7 @@
 
 #include "log.h"
 #include "progress.h"
+#include "time-util.h"
 
 struct Progress {
         char *label;
@@ -13,11 +14,6 @@ struct Progress {
         bool drawn;
 };
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
 
 Progress *progress_new(const char *label) {
         if (!isatty(STDERR_FILENO) || getenv("GRAFT_NO_PROGRESS"))

@@ -125,7 +125,7 @@ static int read_attach_args(sd_bus_message *m, PortableRequest *q, sd_bus_error 
  * passing a policy of one's own needs authorization, as portabled's inspect-images: graftd would
  * otherwise open, parse and (erofs) mount as root what the caller points it at, and its answers
  * and errors would tell what lies in directories the caller may not enter. Nothing is resolved
- * before the caller is authorized: the worker runs only after operation_authorize(). */
+ * before the caller is authorized: the worker runs only after authorize() said yes. */
 static const char *read_action(const PortableRequest *q) {
         bool by_path = (q->image && strchr(q->image, '/')) || (q->profile && strchr(q->profile, '/'));
         for (char **e = q->extensions; e && *e && !by_path; e++)

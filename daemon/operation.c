@@ -14,6 +14,7 @@
 #include "fault.h"
 #include "operation.h"
 #include "strv.h"
+#include "time-util.h"
 
 #define DEFAULT_MAX_WORKERS 8
 #define DEFAULT_READ_TIMEOUT_USEC (60 * 1000000ULL)
@@ -47,11 +48,6 @@ struct OperationQueue {
         sd_event_source *source;
 };
 
-uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
 
 Operation *operation_new(Manager *m, sd_bus_message *call, const char *key, const char *action, void *data,
                          void (*free_data)(void *data)) {
@@ -84,7 +80,7 @@ Operation *operation_free(Operation *op) {
         if (!op)
                 return NULL;
         sd_event_source_disable_unref(op->deadline);
-        sd_bus_slot_unref(op->auth_slot);
+        sd_bus_slot_unref(op->auth.slot);
         sd_bus_message_unref(op->call);
         if (op->free_data)
                 op->free_data(op->data);
@@ -471,13 +467,31 @@ static uid_t caller_uid(sd_bus_message *call) {
         return uid;
 }
 
+/* polkit's answer came. */
+static void on_authorized(void *userdata, int r) {
+        Operation *op = userdata;
+        Manager *m = op->manager; /* op may be gone once refused or submitted */
+        m->n_authorizing--;
+        if (r < 0)
+                operation_refuse(op);
+        else
+                operation_submit(op);
+        manager_activity(m);
+}
+
 int operation_start(Operation *op) {
         if (op->uid == (uid_t) -1)
                 op->uid = caller_uid(op->call);
-        int r = operation_authorize(op);
+        op->auth = (AuthorizeRequest) {
+                .bus = op->manager->bus, .call = op->call, .action = op->action, .description = op->description,
+                .uid = op->uid, .error = &op->error, .done = on_authorized, .userdata = op,
+        };
+        int r = authorize(&op->auth);
         if (r > 0)
                 operation_submit(op);
-        else if (r < 0)
+        else if (r == 0)
+                op->manager->n_authorizing++;
+        else
                 operation_refuse(op);
         return 1;
 }

@@ -16,8 +16,10 @@
 #include <pthread.h>
 #include <systemd/sd-bus.h>
 
+#include "authorize.h"
 #include "error.h"
 #include "manager.h"
+#include "time-util.h"
 
 typedef struct Operation Operation;
 /* In the worker thread: the work (a library call). Returns 0 or a negative errno, with op->error. */
@@ -47,7 +49,7 @@ struct Operation {
         GraftError error;
         uint64_t queued_usec, started_usec, finished_usec;
         pthread_t thread;
-        sd_bus_slot *auth_slot;
+        AuthorizeRequest auth;     /* while polkit is asked */
         sd_event_source *deadline; /* reads: the read timeout */
         Operation *next;           /* in the waiting list, or in the running list */
 };
@@ -84,11 +86,3 @@ void operation_queue_refuse_waiting(OperationQueue *q, const char *message);
  * changes still running then, and returns the number of worker threads still running
  * (abandoned reads included). */
 size_t operation_queue_stop(OperationQueue *q, uint64_t deadline_usec);
-uint64_t now_usec(void);
-
-/* The polkit action of reads that name a path or pass an image policy (see bus-portable.c). */
-#define INSPECT_ACTION "org.graft.inspect-images"
-
-/* authorize.c: decides whether op's caller may run it: 1 yes (now), 0 asked polkit (the answer
- * submits or refuses op later), negative: refused (op->error filled). */
-int operation_authorize(Operation *op);

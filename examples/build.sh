@@ -279,7 +279,7 @@ find_graft_image() {
                 [[ -x $GRAFT_IMAGE ]] || die "$GRAFT_IMAGE is not an executable graft-image"
                 return 0
         fi
-        for c in "$(command -v graft-image || true)" "$REPO/build/images/graft-image" "$REPO/build/graft-image"; do
+        for c in "$(command -v graft-image || true)" "$REPO/build/graft-image/graft-image"; do
                 if [[ -n $c && -x $c ]]; then
                         GRAFT_IMAGE=$c
                         return 0

@@ -359,6 +359,11 @@ int dissect_image(const char *path, const DissectOptions *opts, DissectedImage *
         if (S_ISDIR(st.st_mode)) {
                 d->kind = IMAGE_KIND_DIRECTORY;
                 d->data.designator = PARTITION_ROOT; /* a directory is a tree offered unprotected */
+                /* It is used live (overlaid on /usr, a service's root): the whole tree must be
+                 * one that nobody but root can change. */
+                r = d->untrusted_ok ? 0 : tree_check_trusted(d->fd, d->path, err);
+                if (r < 0)
+                        return r;
                 r = name_from_path(d);
                 if (r < 0)
                         return r;

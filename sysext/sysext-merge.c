@@ -14,6 +14,7 @@
 #include "path-util.h"
 #include "strv.h"
 #include "sysext-internal.h"
+#include "time-util.h"
 
 const char *sysext_action_to_string(SysextAction a) {
         static const char * const names[_SYSEXT_ACTION_MAX] = {
@@ -47,11 +48,6 @@ void sysext_result_done(SysextResult *r) {
         *r = (SysextResult) {};
 }
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
 
 static int result_init(SysextResult *res, const SysextStatus *st) {
         res->hierarchies = calloc(st->n_hierarchies + 1, sizeof(SysextHierarchyResult));

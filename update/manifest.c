@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "file-trust.h"
 #include "fileio.h"
 #include "manifest.h"
 #include "path-util.h"
@@ -102,10 +103,14 @@ int manifest_keyring_find(const char *root, const char *keyring, char **ret, Gra
         if (keyring) {
                 if (access(keyring, R_OK) < 0)
                         return graft_error_set(err, -errno, GRAFT_ERROR_UNTRUSTED, "cannot read keyring %s: %m", keyring);
-                char *k = realpath(keyring, NULL);
+                _cleanup_free_ char *k = realpath(keyring, NULL);
                 if (!k)
                         return -ENOMEM;
-                *ret = k;
+                /* Whoever could change the keyring could sign releases: it must be root's alone. */
+                int r = path_check_trusted(k, "keyring", err);
+                if (r < 0)
+                        return r;
+                *ret = TAKE_PTR(k);
                 return 0;
         }
         _cleanup_strv_free_ char **tried = NULL;
@@ -114,6 +119,11 @@ int manifest_keyring_find(const char *root, const char *keyring, char **ret, Gra
                 if (!full)
                         return -ENOMEM;
                 if (access(full, R_OK) >= 0) {
+                        int r = path_check_trusted(full, "keyring", err);
+                        if (r < 0) {
+                                free(full);
+                                return r;
+                        }
                         *ret = full;
                         return 0;
                 }

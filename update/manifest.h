@@ -26,7 +26,8 @@ const ManifestEntry *manifest_find(const Manifest *m, const char *name);
 
 /* The keyring: "keyring" if given, else the first of ROOT/etc/systemd/import-pubring.pgp, .gpg,
  * ROOT/usr/lib/systemd/import-pubring.pgp, .gpg that exists. -ENOENT with
- * GRAFT_ERROR_UNTRUSTED naming the places looked in. */
+ * GRAFT_ERROR_UNTRUSTED naming the places looked in; -EPERM (GRAFT_ERROR_POLICY) when anybody but
+ * root could change the keyring (path_check_trusted()). */
 int manifest_keyring_find(const char *root, const char *keyring, char **ret, GraftError *err);
 
 /* Checks the detached signature sig over data with gpgv against keyring. A bad signature is

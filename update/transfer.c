@@ -6,6 +6,7 @@
 
 #include "conf-parse.h"
 #include "discover.h"
+#include "file-trust.h"
 #include "path-util.h"
 #include "pattern.h"
 #include "policy.h"
@@ -400,6 +401,16 @@ static int transfer_check(Transfer *t, GraftError *err) {
         return 0;
 }
 
+/* A transfer file says what graft fetches, where it puts it and which commands it runs as root to
+ * check its health: whoever could change one (or a drop-in) would have root's hands, so it is read
+ * only when nobody but root can change it or its directories. */
+static int transfer_parse_file(const char *path, ParseState *s, GraftError *err) {
+        int r = path_check_trusted(path, "transfer file", err);
+        if (r < 0)
+                return r;
+        return conf_parse_file(path, on_assignment, s, err);
+}
+
 int transfer_load(const char *root, const SpecifierContext *spec, const char *path, char * const *dropins,
                   Transfer **ret, GraftError *err) {
         _cleanup_(transfer_freep) Transfer *t = calloc(1, sizeof(Transfer));
@@ -417,11 +428,11 @@ int transfer_load(const char *root, const SpecifierContext *spec, const char *pa
                 return -ENOMEM;
 
         ParseState s = { .t = t, .spec = spec };
-        int r = conf_parse_file(path, on_assignment, &s, err);
+        int r = transfer_parse_file(path, &s, err);
         if (r < 0)
                 return r;
         STRV_FOREACH(d, dropins) {
-                r = conf_parse_file(*d, on_assignment, &s, err);
+                r = transfer_parse_file(*d, &s, err);
                 if (r < 0)
                         return r;
                 if (strv_extend(&t->dropins, *d) < 0)

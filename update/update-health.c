@@ -14,6 +14,7 @@
 #include "path-util.h"
 #include "strv.h"
 #include "update-health.h"
+#include "time-util.h"
 
 extern char **environ;
 
@@ -23,11 +24,6 @@ void health_plan_done(HealthPlan *h) {
         *h = (HealthPlan) {};
 }
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
 
 static double seconds(uint64_t usec) {
         return (double) usec / 1e6;

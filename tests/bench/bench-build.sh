@@ -29,9 +29,9 @@ for t in gensquashfs veritysetup sfdisk openssl base64 sha256sum bc cc; do
 done
 # Only what the benchmark runs, so that work in progress elsewhere in the tree does not stop it.
 [[ -f $build/build.ninja ]] || meson setup "$build" >/dev/null
-ninja -C "$build" images/graft-image images/libgraft-images.a common/libgraft-common.a >/dev/null ||
+ninja -C "$build" graft-image/graft-image images/libgraft-images.a common/libgraft-common.a >/dev/null ||
         { echo "building graft-image in $build failed" >&2; exit 1; }
-G=$PWD/$build/images/graft-image
+G=$PWD/$build/graft-image/graft-image
 B=${GRAFT_BENCH_BASELINE:-}
 jobs=$(nproc)
 # graft-image's default is libsquashfs's default zstd level; the pipeline is told that level, or
@@ -157,7 +157,7 @@ fi
 
 if [[ ${GRAFT_BENCH_PROBE:-1} != 0 ]]; then
         # shellcheck disable=SC2046 # the flags are words
-        cc -O2 -D_GNU_SOURCE -Iimages -Icommon tests/bench/squashfs-probe.c "$build/images/libgraft-images.a" \
+        cc -O2 -D_GNU_SOURCE -Iimages -Iimages/squashfs -Icommon tests/bench/squashfs-probe.c "$build/images/libgraft-images.a" \
                 "$build/common/libgraft-common.a" $(pkg-config --libs libsquashfs1 2>/dev/null || echo -lsquashfs) -o "$w/squashfs-probe"
         (cd "$tree" && find . -type f | sort | "$w/squashfs-probe" zstd)
 fi

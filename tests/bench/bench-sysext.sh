@@ -17,13 +17,13 @@ B=${GRAFT_BUILD_DIR:-build}
 if [[ -z ${GRAFT_BENCH_NS:-} ]]; then
         [[ $EUID -eq 0 ]] || { echo "run as root" >&2; exit 1; }
         [[ -d $B ]] || meson setup "$B" >/dev/null
-        ninja -C "$B" sysext/sextctl images/graft-image >/dev/null
+        ninja -C "$B" sysext/sextctl graft-image/graft-image >/dev/null
         export GRAFT_BENCH_NS=1
         # systemd-sysext merges from a child and needs shared propagation and a /run of its own.
         exec unshare -m --propagation unchanged bash -c 'mount --make-rshared / && mount -t tmpfs tmpfs /run && exec "$0" "$@"' "$0" "$@"
 fi
 S=$PWD/$B/sysext/sextctl
-G=$PWD/$B/images/graft-image
+G=$PWD/$B/graft-image/graft-image
 w=$(mktemp -d /var/tmp/graft-bench-sysext.XXXXXX)
 trap 'set +e; grep -o " $w[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m"; done; rm -rf "$w"' EXIT
 max=0

@@ -19,13 +19,13 @@ done
 [[ -e /usr/lib/lighttpd/mod_openssl.so ]] || { echo "lighttpd-mod-openssl is missing" >&2; exit 1; }
 if [[ -z ${GRAFT_BENCH_IN_NS:-} ]]; then
         [[ -f $build/build.ninja ]] || meson setup "$build" >/dev/null
-        ninja -C "$build" update/graft-update images/graft-image sysext/sextctl >/dev/null ||
+        ninja -C "$build" update/graft-update graft-image/graft-image sysext/sextctl >/dev/null ||
                 { echo "building graft-update in $build failed" >&2; exit 1; }
         # Its own network (only its loopback) and mount namespace (the merge vanishes with it).
         GRAFT_BENCH_IN_NS=1 exec unshare -n -m --propagation private bash -c 'ip link set lo up && exec "$0" "$@"' "$0" "$@"
 fi
 U=$PWD/$build/update/graft-update
-G=$PWD/$build/images/graft-image
+G=$PWD/$build/graft-image/graft-image
 S=$PWD/$build/sysext/sextctl
 w=$(mktemp -d /var/tmp/graft-bench-update.XXXXXX)
 unmount_below() {

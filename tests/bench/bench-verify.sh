@@ -13,7 +13,7 @@ size_mib=${1:-1024}
 runs=${2:-5}
 
 tools/build build
-G=$PWD/build/images/graft-image
+G=$PWD/build/graft-image/graft-image
 w=$(mktemp -d /var/tmp/graft-bench-verify.XXXXXX)
 trap 'rm -rf "$w"' EXIT
 

@@ -124,11 +124,11 @@ run_expect 6 "the directory $R/srv/shared is writable by uid 65534" "$PCTL" --ro
 assert_host_unchanged "$T/before"
 
 # 7. --copy=symlink links the unit files of a directory image, which systemd reads again at every
-# load: one that another user owns is refused, naming it.
+# load: one that another user owns is refused, naming it (as any file of a directory image is).
 make_portable_tree "$P/dirapp" dirapp
 host_snapshot "$T/before"
 chown 65534 "$P/dirapp/usr/lib/systemd/system/dirapp.service"
-run_expect 6 "unit $P/dirapp/usr/lib/systemd/system/dirapp.service is writable by uid 65534 (its owner)" \
+run_expect 6 "$P/dirapp: usr/lib/systemd/system/dirapp.service is writable by uid 65534 (its owner)" \
         "$PCTL" --root="$R" --image-policy='*' attach --copy=symlink dirapp
 chown 0 "$P/dirapp/usr/lib/systemd/system/dirapp.service"
 host_snapshot "$T/before"
@@ -144,5 +144,41 @@ run_expect 9 "$R/var/lib/extensions/ext2.raw is writable by uid 65534 (its owner
 run_expect 9 "ext2.raw is writable by uid 65534 (its owner)" "$SEXTCTL" merge
 [[ -f $R/usr/share/ext1/file && ! -e $R/usr/share/ext2/file ]] || fail "graftd's merge holds the wrong extensions"
 "$SEXTCTL" unmerge >/dev/null
+chown 0 "$R/var/lib/extensions/ext2.raw"
+
+# 9. Directory images are used live (overlaid on /usr, a service's root directory): one file deep
+# inside that another user may write refuses the whole tree, naming that file, through graftd
+# and in-process, however permissive the image policy.
+make_sysext_tree "$R/var/lib/extensions/dirext" dirext
+chown 65534 "$R/var/lib/extensions/dirext/usr/bin/dirext"
+host_snapshot "$T/before"
+for via in --direct ""; do
+        run_expect 9 "$R/var/lib/extensions/dirext: usr/bin/dirext is writable by uid 65534 (its owner)" \
+                "$SEXTCTL" --root="$R" $via --image-policy='*' merge
+        [[ ! -e $R/usr/bin/dirext ]] || fail "the writable directory extension was merged"
+        "$SEXTCTL" --root="$R" $via unmerge >/dev/null
+done
+rm -rf "$R/var/lib/extensions/dirext"
+chmod g+w "$P/dirapp/usr/lib/os-release"
+host_snapshot "$T/before"
+run_expect 6 "$P/dirapp: usr/lib/os-release is writable by group 0" \
+        "$PCTL" --root="$R" --direct --image-policy='*' attach dirapp
+run_expect 6 "$P/dirapp: usr/lib/os-release is writable by group 0" \
+        "$PCTL" --root="$R" --image-policy='*' attach dirapp
+assert_host_unchanged "$T/before"
+
+# 10. The trust store: whoever could change a certificate, or add one to its directory, could sign
+# images; neither is believed, through graftd and in-process.
+host_snapshot "$T/before"
+chown 65534 "$R/etc/verity.d/pk.crt"
+for via in --direct ""; do
+        run_expect 6 "trusted certificate $R/etc/verity.d/pk.crt is writable by uid 65534 (its owner)" \
+                "$PCTL" --root="$R" $via attach demo
+done
+chown 0 "$R/etc/verity.d/pk.crt"
+chmod o+w "$R/etc/verity.d"
+run_expect 6 "trust store directory $R/etc/verity.d is writable by everyone" "$PCTL" --root="$R" attach demo
+chmod o-w "$R/etc/verity.d"
+assert_host_unchanged "$T/before"
 assert_responsive
 echo ok

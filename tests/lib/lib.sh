@@ -10,7 +10,7 @@ set -euo pipefail
 
 : "${GRAFT_BUILD_DIR:?run through meson test}"
 : "${GRAFT_SOURCE_DIR:?run through meson test}"
-GRAFT_IMAGE=$GRAFT_BUILD_DIR/images/graft-image
+GRAFT_IMAGE=$GRAFT_BUILD_DIR/graft-image/graft-image
 export GRAFT_NO_PROGRESS=1 NO_COLOR=1
 
 skip() {

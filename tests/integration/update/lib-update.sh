@@ -128,6 +128,17 @@ build_ext() {
                 fail "graft-image build $name $version failed"
 }
 
+# url_transfer FILE NAME TARGET-PATH [TARGET-LINES] [X-GRAFT-LINES]: a transfer file taking NAME_@v.raw
+# from the server into TARGET-PATH, with more [Target] lines and a [X-Graft] section when given.
+url_transfer() {
+        {
+                printf '[Source]\nType=url-file\nPath=%s/\nMatchPattern=%s_@v.raw\n\n' "$URL" "$2"
+                printf '[Target]\nType=regular-file\nPath=%s\nMatchPattern=%s_@v.raw\n' "$3" "$2"
+                [[ -z ${4:-} ]] || printf '%s\n' "$4"
+                [[ -z ${5:-} ]] || printf '\n[X-Graft]\n%s\n' "$5"
+        } >"$1"
+}
+
 # new_host ROOT NAME: a scratch root with os-release, the trust store, the keyring, and a transfer
 # file for extension NAME into /var/lib/extensions/NAME.v/.
 new_host() {

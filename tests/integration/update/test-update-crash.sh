@@ -23,23 +23,10 @@ setup() {
         unmerge_root "$1"
         rm -rf "$1"
         new_host "$1" foo
-        cat >"$1/etc/sysupdate.d/50-foo.transfer" <<TRANSFER
-[Source]
-Type=url-file
-Path=$URL/
-MatchPattern=foo_@v.raw
-
-[Target]
-Type=regular-file
-Path=/opt/extensions/foo
-MatchPattern=foo_@v.raw
-CurrentSymlink=/var/lib/extensions/foo.raw
-InstancesMax=3
-
-[X-Graft]
-HealthGraceSec=0
-HealthCheck=test "\$(cat \$GRAFT_ROOT/usr/share/foo/version)" != "\$(cat $T/bad-version 2>/dev/null)"
-TRANSFER
+        url_transfer "$1/etc/sysupdate.d/50-foo.transfer" foo /opt/extensions/foo \
+                "$(printf 'CurrentSymlink=/var/lib/extensions/foo.raw\nInstancesMax=3')" \
+                "$(printf '%s\n' 'HealthGraceSec=0' \
+                        "HealthCheck=test \"\$(cat \$GRAFT_ROOT/usr/share/foo/version)\" != \"\$(cat $T/bad-version 2>/dev/null)\"")"
         local v
         for v in 1 2 3; do "$GRAFT_UPDATE" --root="$1" update $v >/dev/null 2>&1 || fail "setup: update $v failed"; done
         assert_eq "$(merged_version "$1" foo)" 3 "setup"

@@ -84,22 +84,8 @@ r=$T/bakery
 new_host "$r" foo
 rm "$r/etc/sysupdate.d/50-foo.transfer"
 mkdir -p "$r/etc/sysupdate.foo.d"
-cat >"$r/etc/sysupdate.foo.d/foo.transfer" <<TRANSFER
-[Source]
-Type=url-file
-Path=$URL/
-MatchPattern=foo_@v.raw
-
-[Target]
-Type=regular-file
-Path=/opt/extensions/foo
-MatchPattern=foo_@v.raw
-CurrentSymlink=/var/lib/extensions/foo.raw
-InstancesMax=3
-
-[X-Graft]
-HealthCheck=test ! -e $T/foo-broken
-TRANSFER
+url_transfer "$r/etc/sysupdate.foo.d/foo.transfer" foo /opt/extensions/foo \
+        "$(printf 'CurrentSymlink=/var/lib/extensions/foo.raw\nInstancesMax=3')" "HealthCheck=test ! -e $T/foo-broken"
 run_expect 0 "" "$GRAFT_UPDATE" --root="$r" -C foo update 3
 touch "$T/foo-broken"
 run_expect 11 "4 failed: health check \"test ! -e $T/foo-broken\" failed (exit status 1)" \
@@ -131,20 +117,7 @@ new_host "$r" foo
 mkdir -p "$r/usr/lib/graft" "$r/var/lib/portables"
 cp -r "$GRAFT_SOURCE_DIR/profiles" "$r/usr/lib/graft/profiles"
 rm -f "$r/usr/lib/graft/profiles/meson.build"
-cat >"$r/etc/sysupdate.d/50-foo.transfer" <<TRANSFER
-[Source]
-Type=url-file
-Path=$URL/
-MatchPattern=foo_@v.raw
-
-[Target]
-Type=regular-file
-Path=/var/lib/portables
-MatchPattern=foo_@v.raw
-
-[X-Graft]
-HealthCheck=test \$GRAFT_UPDATE_VERSION != 3
-TRANSFER
+url_transfer "$r/etc/sysupdate.d/50-foo.transfer" foo /var/lib/portables "" 'HealthCheck=test $GRAFT_UPDATE_VERSION != 3'
 run_expect 0 "" "$GRAFT_UPDATE" --root="$r" update 1
 run_expect 0 "" "$PCTL" --root="$r" attach --profile=strict "$r/var/lib/portables/foo_1.raw"
 dropin=$r/etc/systemd/system.attached/foo.service.d

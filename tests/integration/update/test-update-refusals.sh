@@ -112,4 +112,31 @@ printf 'Type=url-file\nnonsense\n' >"$r/etc/sysupdate.d/60-bad.transfer"
 run_expect 2 "60-bad.transfer:2: not a Key=Value assignment" "$GRAFT_UPDATE" --root="$r" list
 ln -sf /dev/null "$r/etc/sysupdate.d/60-bad.transfer"
 run_expect 0 "" "$GRAFT_UPDATE" --root="$r" list
+
+# 10. Transfer files say which commands run as root (HealthCheck=): one that anybody but root
+# could change, a drop-in too, or one in a directory another user may write, is refused by name
+# before anything in it is used.
+rm "$r/etc/sysupdate.d/60-bad.transfer"
+before=$(tree_state "$r")
+tf=$r/etc/sysupdate.d/50-foo.transfer
+chown 65534 "$tf"
+expect_refusal 6 "transfer file $tf is writable by uid 65534 (its owner)"
+chown 0 "$tf"
+mkdir -p "$r/etc/sysupdate.d/50-foo.transfer.d"
+printf '[X-Graft]\nHealthCheck=touch %s/ran\n' "$T" >"$r/etc/sysupdate.d/50-foo.transfer.d/health.conf"
+chmod g+w "$r/etc/sysupdate.d/50-foo.transfer.d/health.conf"
+before=$(tree_state "$r")
+expect_refusal 6 "transfer file $r/etc/sysupdate.d/50-foo.transfer.d/health.conf is writable by group 0"
+rm -r "$r/etc/sysupdate.d/50-foo.transfer.d"
+chmod o+w "$r/etc/sysupdate.d"
+before=$(tree_state "$r")
+expect_refusal 6 "the directory $r/etc/sysupdate.d is writable by everyone"
+chmod o-w "$r/etc/sysupdate.d"
+[[ ! -e $T/ran ]] || fail "a health check of a refused transfer file ran"
+
+# 11. Whoever could change the keyring could sign releases.
+chown 65534 "$r/etc/systemd/import-pubring.gpg"
+before=$(tree_state "$r")
+expect_refusal 6 "keyring $r/etc/systemd/import-pubring.gpg is writable by uid 65534 (its owner)"
+chown 0 "$r/etc/systemd/import-pubring.gpg"
 echo "ok"

@@ -2,7 +2,8 @@
 /* The trust store: the PEM "*.crt" certificates in the verity.d directories under a root, with
  * systemd's conf-file rules (an earlier directory hides a later file of the same name, a symlink
  * to /dev/null masks it). Every file is opened inside the root, so a --root tree can never make
- * us trust a certificate of the host. */
+ * us trust a certificate of the host; a certificate or directory that anybody but root could
+ * change is refused (fd_check_trusted()): whoever could, could sign images. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -14,9 +15,11 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "file-trust.h"
 #include "fileio.h"
 #include "path-util.h"
-#include "signature.h"
+#include "openssl-error.h"
+#include "trust-store.h"
 #include "strv.h"
 
 /* Highest precedence first, as systemd looks for them. */
@@ -140,6 +143,10 @@ static int load_one(TrustStore *t, int root_fd, int dir_fd, const char *dir, con
         if (fd < 0)
                 return graft_error_set(err, fd, GRAFT_ERROR_IO, "cannot open trusted certificate %s: %s",
                                        display, strerror(-fd));
+        /* Whoever could change a certificate could sign images. */
+        r = fd_check_trusted(fd, what, err);
+        if (r < 0)
+                return r;
         r = read_full_fd(fd, CERT_FILE_MAX, &data, &size);
         if (r < 0)
                 return graft_error_set(err, r, GRAFT_ERROR_IO, "cannot read trusted certificate %s: %s",
@@ -211,6 +218,13 @@ static int load_dir(TrustStore *t, int root_fd, const char *dir, char ***seen, G
         if (fd < 0)
                 return graft_error_set(err, fd, GRAFT_ERROR_IO, "cannot open trust store directory %s: %s",
                                        display, strerror(-fd));
+        /* Whoever could add a file here could add a signer. */
+        _cleanup_free_ char *what = NULL;
+        if (asprintf(&what, "trust store directory %s", display) < 0)
+                return -ENOMEM;
+        r = fd_check_trusted(fd, what, err);
+        if (r < 0)
+                return r;
         r = sorted_crt_names(fd, &names);
         if (r < 0)
                 return graft_error_set(err, r, GRAFT_ERROR_IO, "cannot list trust store directory %s: %s",

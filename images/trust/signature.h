@@ -41,23 +41,7 @@ int verity_signature_format(const VeritySignature *s, size_t pad_to, uint8_t **r
 int verity_signature_sign(const char *root_hash_hex, const char *key_path, const char *cert_path,
                           VeritySignature **ret, GraftError *err);
 
-typedef struct TrustStore TrustStore;
-
-/* Loads every "*.crt" PEM certificate from /etc/verity.d, /run/verity.d, /usr/local/lib/verity.d
- * and /usr/lib/verity.d under root (NULL: the host), symlinks resolved inside root. A file name
- * seen in an earlier directory hides later ones; a symlink to /dev/null (or an empty file, as for
- * systemd's conf files) masks it. Hidden files are skipped. An unreadable file is
- * GRAFT_ERROR_IO, a malformed certificate -EBADMSG with GRAFT_ERROR_UNTRUSTED, both naming the
- * file. A missing directory is fine: the store may be empty. */
-int trust_store_load(const char *root, TrustStore **ret, GraftError *err);
-TrustStore *trust_store_free(TrustStore *t);
-DEFINE_TRIVIAL_CLEANUP_FUNC(TrustStore *, trust_store_free);
-size_t trust_store_size(const TrustStore *t);
-/* The paths of the loaded certificates (with root prefixed, as they are found on this host), in
- * precedence order: by directory, then by file name. */
-char * const *trust_store_paths(const TrustStore *t);
-/* The directories looked in, with root prefixed, joined with ", " (for messages). */
-char *trust_store_describe_dirs(const TrustStore *t);
+#include "trust-store.h"
 
 /* Verifies a detached PKCS#7 (DER) over the root hash hex string. The signer must be one of the
  * trusted certificates (found by the issuer and serial number its signerInfo names, then checked
@@ -70,12 +54,3 @@ char *trust_store_describe_dirs(const TrustStore *t);
 int verity_signature_verify(const uint8_t *pkcs7_der, size_t pkcs7_der_size, const char *root_hash_hex,
                             const TrustStore *store, const char *what, char **ret_signer,
                             char **ret_cert_path, GraftError *err);
-
-/* Internal to the signature files. */
-struct stack_st_X509;
-/* The loaded certificates, in the order of trust_store_paths(); owned by the store. */
-struct stack_st_X509 *trust_store_certs(const TrustStore *t);
-/* Fills err with "message: <reasons from the OpenSSL error queue>" and empties the queue: the one
- * place where OpenSSL's error space is translated. Returns r. */
-int graft_error_set_openssl(GraftError *err, int r, const char *name, const char *format, ...)
-        _printf_(4, 5);

@@ -13,6 +13,7 @@
 
 #include "fileio.h"
 #include "hex.h"
+#include "openssl-error.h"
 #include "signature.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free);
@@ -25,40 +26,6 @@ static void sk_X509_freep(STACK_OF(X509) **p) {
 }
 
 #define PEM_FILE_MAX (UINT64_C(1) * 1024 * 1024)
-
-int graft_error_set_openssl(GraftError *err, int r, const char *name, const char *format, ...) {
-        _cleanup_free_ char *prefix = NULL;
-        char reasons[1024] = "";
-        size_t used = 0;
-        unsigned long e;
-        va_list ap;
-
-        /* Oldest first: the innermost cause ("bad signature") before the wrappers around it
-         * ("signature failure"). Repeats are dropped. */
-        while ((e = ERR_get_error()) != 0) {
-                char buf[256];
-                const char *reason = ERR_reason_error_string(e);
-                if (!reason) {
-                        ERR_error_string_n(e, buf, sizeof(buf));
-                        reason = buf;
-                }
-                if (strstr(reasons, reason))
-                        continue;
-                int k = snprintf(reasons + used, sizeof(reasons) - used, "%s%s", used ? ", " : "", reason);
-                if (k < 0 || (size_t) k >= sizeof(reasons) - used)
-                        break;
-                used += (size_t) k;
-        }
-        if (!err || err->name)
-                return r;
-
-        va_start(ap, format);
-        int k = vasprintf(&prefix, format, ap);
-        va_end(ap);
-        if (k < 0)
-                return r;
-        return graft_error_set(err, r, name, "%s: %s", prefix, used ? reasons : "unknown OpenSSL error");
-}
 
 static int read_pem_file(const char *path, const char *kind, BIO **ret, GraftError *err) {
         _cleanup_free_ char *data = NULL;
