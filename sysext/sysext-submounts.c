@@ -7,6 +7,7 @@
  * appear together with it, in one mount move. Unmerge does the reverse for mounts that were made
  * on the merged tree and have no twin on the hierarchy below (one whose mount point only an
  * extension had goes with the extension). */
+#include <libmount.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -27,40 +28,34 @@ void sysext_submounts_done(SysextSubmounts *s) {
         *s = (SysextSubmounts) {};
 }
 
-/* mountinfo escapes space, tab, newline and backslash as \ooo. */
-static void unescape_octal(char *s) {
-        char *w = s;
-        for (char *p = s; *p;) {
-                if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' && p[3] >= '0' &&
-                    p[3] <= '7') {
-                        *w++ = (char) ((p[1] - '0') << 6 | (p[2] - '0') << 3 | (p[3] - '0'));
-                        p += 4;
-                } else
-                        *w++ = *p++;
-        }
-        *w = 0;
+static void table_unrefp(struct libmnt_table **t) {
+        mnt_unref_table(*t);
+}
+
+/* The mount table as the calling thread sees it (libmount parses and unescapes it). */
+static int read_table(const char *file, struct libmnt_table **ret) {
+        struct libmnt_table *t = mnt_new_table_from_file(file);
+        if (!t)
+                return errno > 0 ? -errno : -EIO;
+        *ret = t;
+        return 0;
 }
 
 /* The mount points of the mounts whose parent is mount parent_id, as this thread sees them. */
 static int children_of(uint64_t parent_id, char ***ret) {
-        FILE *f = fopen("/proc/thread-self/mountinfo", "re");
-        if (!f)
-                return negative_errno();
+        __attribute__((cleanup(table_unrefp))) struct libmnt_table *t = NULL;
+        int r = read_table("/proc/thread-self/mountinfo", &t);
+        if (r < 0)
+                return r;
         _cleanup_strv_free_ char **l = NULL;
-        char *line = NULL;
-        size_t size = 0;
-        int r = 0;
-        while (r >= 0 && getline(&line, &size, f) > 0) {
-                unsigned long long id, parent;
-                char mp[4096];
-                if (sscanf(line, "%llu %llu %*s %*s %4095s", &id, &parent, mp) != 3 || parent != parent_id ||
-                    id == parent)
-                        continue;
-                unescape_octal(mp);
-                r = strv_extend(&l, mp);
-        }
-        free(line);
-        fclose(f);
+        struct libmnt_iter *it = mnt_new_iter(MNT_ITER_FORWARD);
+        if (!it)
+                return -ENOMEM;
+        struct libmnt_fs *fs;
+        while (r >= 0 && mnt_table_next_fs(t, it, &fs) == 0)
+                if ((uint64_t) mnt_fs_get_parent_id(fs) == parent_id && (uint64_t) mnt_fs_get_id(fs) != parent_id)
+                        r = strv_extend(&l, mnt_fs_get_target(fs));
+        mnt_free_iter(it);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(l);
@@ -68,21 +63,17 @@ static int children_of(uint64_t parent_id, char ***ret) {
 }
 
 int sysext_mounts_at(const char *path) {
-        FILE *f = fopen("/proc/self/mountinfo", "re");
-        if (!f)
+        __attribute__((cleanup(table_unrefp))) struct libmnt_table *t = NULL;
+        if (read_table("/proc/self/mountinfo", &t) < 0)
                 return 2; /* cannot tell: as if stacked, so the caller looks */
-        char *line = NULL;
-        size_t size = 0;
+        struct libmnt_iter *it = mnt_new_iter(MNT_ITER_FORWARD);
+        if (!it)
+                return 2;
+        struct libmnt_fs *fs;
         int n = 0;
-        while (getline(&line, &size, f) > 0) {
-                char mp[4096];
-                if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)
-                        continue;
-                unescape_octal(mp);
-                n += streq(mp, path);
-        }
-        free(line);
-        fclose(f);
+        while (mnt_table_next_fs(t, it, &fs) == 0)
+                n += streq(strempty(mnt_fs_get_target(fs)), path);
+        mnt_free_iter(it);
         return n;
 }
 
