@@ -52,13 +52,15 @@ new_root() {
         for i in $(seq "$3"); do cp "$w/$2/ext$i.raw" "$1/var/lib/extensions/"; done
         cat "$1"/var/lib/extensions/* >/dev/null # page cache warm for every tool
 }
-ms() { # ms CMD...: wall time in milliseconds; the command must succeed
+ms() { # ms CMD...: wall time in microseconds (printed as ms with one decimal: an unmerge takes a
+        # few ms, whole milliseconds would round the comparison away); the command must succeed
         local s e
         s=$(date +%s%N)
         "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; "$@" >&2 || true; exit 1; }
         e=$(date +%s%N)
-        echo $(((e - s) / 1000000))
+        echo $(((e - s) / 1000))
 }
+fmt() { echo "scale=1; $1 / 1000" | bc; }
 median() { tr ' ' '\n' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 sd_unmerge() { SYSTEMD_SYSEXT_HIERARCHIES="$1/usr:$1/opt" systemd-sysext unmerge; }
 
@@ -82,8 +84,8 @@ for n in $counts; do
         done
         a=$(echo "${sdm[*]}" | median) b=$(echo "${gm[*]}" | median) c=$(echo "${gs[*]}" | median)
         d=$(echo "${sdu[*]}" | median) e=$(echo "${gu[*]}" | median)
-        printf '%-5s %10s ms %10s ms %10s ms %8.2fx %8.2fx | %10s ms %10s ms %8.2fx\n' "$n" "$a" "$b" "$c" \
-                "$(echo "scale=3; $b / $a" | bc)" "$(echo "scale=3; $c / $a" | bc)" "$d" "$e" \
+        printf '%-5s %10s ms %10s ms %10s ms %8.2fx %8.2fx | %10s ms %10s ms %8.2fx\n' "$n" "$(fmt "$a")" "$(fmt "$b")" "$(fmt "$c")" \
+                "$(echo "scale=3; $b / $a" | bc)" "$(echo "scale=3; $c / $a" | bc)" "$(fmt "$d")" "$(fmt "$e")" \
                 "$(echo "scale=3; $e / ($d + ($d == 0))" | bc)"
 done
 echo
