@@ -9,7 +9,9 @@
  * granting write shows in the group bits: they are its mask), it is not on a FUSE file system
  * (whose owner serves whatever bytes it likes on every read), and nobody holds it open for
  * writing right now (a writable descriptor or shared mapping taken before its mode changed: a
- * read lease can only be had when there is none). Block devices may be group-writable (the disk
+ * read lease can only be had when there is none), unless it backs a loop device attached
+ * read-write, a writer only root can make (systemd 252 attaches a running service's RootImage= and
+ * ExtensionImages= so): another writer beside it is then not seen. Block devices may be group-writable (the disk
  * group can write every disk anyway). A path is trusted when, in addition, every directory above
  * it belongs to root or to us and nobody else may write it, except a sticky directory (/tmp)
  * whose entry on the path is ours: nobody else can then rename or remove it. A directory tree

@@ -7,6 +7,7 @@
 
 #include "bus-policy-arg.h"
 #include "bus-util.h"
+#include "daemon-event.h"
 #include "daemon-log.h"
 #include "operation.h"
 #include "path-util.h"
@@ -142,6 +143,7 @@ static int start(sd_bus_message *m, Manager *mgr, Parse parse, OperationRunFn ru
         if (!op)
                 return -ENOMEM;
         operation_describe(op, class);
+        operation_add_field(op, "CLASS", class);
         op->run = run;
         op->reply = reply;
         op->done = done;
@@ -274,12 +276,32 @@ static void done_change(Operation *op) {
                 daemon_log(LOG_WARNING, "cannot emit the merge signals: %s", strerror(-r));
 }
 
+static void journal(Operation *op, DaemonEvent e) {
+        ExtensionRequest *q = op->data;
+        daemon_event_sysext(e, op->manager->root, sysext_class_to_string(q->class), &q->result, op->uid);
+}
+
+static void done_merge(Operation *op) {
+        done_change(op);
+        journal(op, DAEMON_EVENT_MERGE);
+}
+
+static void done_refresh(Operation *op) {
+        done_change(op);
+        journal(op, DAEMON_EVENT_REFRESH);
+}
+
+static void done_unmerge(Operation *op) {
+        done_change(op);
+        journal(op, DAEMON_EVENT_UNMERGE);
+}
+
 static int method_merge(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return start(m, userdata, PARSE_CHANGE_WITH_POLICY, run_merge, reply_result, done_change, error);
+        return start(m, userdata, PARSE_CHANGE_WITH_POLICY, run_merge, reply_result, done_merge, error);
 }
 
 static int method_refresh(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return start(m, userdata, PARSE_CHANGE_WITH_POLICY, run_refresh, reply_result, done_change, error);
+        return start(m, userdata, PARSE_CHANGE_WITH_POLICY, run_refresh, reply_result, done_refresh, error);
 }
 
 static int method_merge_named(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -295,7 +317,7 @@ static int method_set_enabled(sd_bus_message *m, void *userdata, sd_bus_error *e
 }
 
 static int method_unmerge(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return start(m, userdata, PARSE_CHANGE, run_unmerge, reply_result, done_change, error);
+        return start(m, userdata, PARSE_CHANGE, run_unmerge, reply_result, done_unmerge, error);
 }
 
 /* At start, before serving: what a change interrupted by a crash (of graftd or of sextctl

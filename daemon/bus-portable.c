@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Owns org.graft.Manager1, the portable services interface (see org.graft.Manager1(5)): each
  * method parses its arguments here, in the main loop, and becomes an operation whose worker calls
- * exactly the portable library function pctl calls in-process. */
+ * exactly the portable library function pctl calls in-process. The requests and the workers serve
+ * org.freedesktop.portable1 too (bus-portable.h, bus-portable1.c). */
 #include <string.h>
 
 #include "bus-policy-arg.h"
+#include "bus-portable.h"
 #include "bus-util.h"
+#include "daemon-event.h"
 #include "daemon-log.h"
 #include "discover.h"
 #include "graft-config.h"
@@ -15,25 +18,6 @@
 
 #define PORTABLE_ACTION "org.graft.manage-portables"
 #define PORTABLE_KEY "portable"
-
-typedef struct PortableRequest {
-        char *image;
-        char **prefixes;
-        char *profile;
-        PortableCopyMode copy_mode;
-        uint64_t flags;
-        char **extensions;
-        ImagePolicy policy;
-        bool has_policy;
-        bool read_only;
-
-        PortableResult result;
-        PortableInspection inspection;
-        PortableImageInfo *infos;
-        size_t n_infos;
-        PortableState state;
-        char lock_who[64];   /* for the operation lock's holder line */
-} PortableRequest;
 
 static void request_free(void *p) {
         PortableRequest *q = p;
@@ -46,6 +30,7 @@ static void request_free(void *p) {
         portable_result_done(&q->result);
         portable_inspection_done(&q->inspection);
         portable_image_infos_free(q->infos, q->n_infos);
+        free(q->extra);
         free(q);
 }
 
@@ -133,13 +118,12 @@ static const char *read_action(const PortableRequest *q) {
         return by_path || q->has_policy ? INSPECT_ACTION : NULL;
 }
 
-/* Parses with parse (may be NULL), then starts the operation. */
-static int start(sd_bus_message *m, Manager *mgr, bool change, OperationRunFn run, OperationReplyFn reply,
-                 OperationDoneFn done, int (*parse)(sd_bus_message *m, PortableRequest *q, sd_bus_error *error),
-                 sd_bus_error *error) {
+int portable_request_start(sd_bus_message *m, Manager *mgr, char *image, bool change, OperationRunFn run,
+                           OperationReplyFn reply, OperationDoneFn done, PortableParseFn parse, sd_bus_error *error) {
         PortableRequest *q = calloc(1, sizeof(*q));
         if (!q)
-                return -ENOMEM;
+                return free(image), -ENOMEM;
+        q->image = image;
         int r = parse ? parse(m, q, error) : 0;
         if (r < 0) {
                 request_free(q);
@@ -149,8 +133,10 @@ static int start(sd_bus_message *m, Manager *mgr, bool change, OperationRunFn ru
         Operation *op = operation_new(mgr, m, change ? PORTABLE_KEY : NULL, action, q, request_free);
         if (!op)
                 return -ENOMEM;
-        if (q->image)
+        if (q->image) {
                 operation_describe(op, q->image);
+                operation_add_field(op, "IMAGE", q->image);
+        }
         op->run = run;
         op->reply = reply;
         op->done = done;
@@ -158,7 +144,7 @@ static int start(sd_bus_message *m, Manager *mgr, bool change, OperationRunFn ru
 }
 
 /* ListImages */
-static int run_list(Operation *op) {
+int portable_run_list(Operation *op) {
         PortableRequest *q = op->data;
         PortableOptions o;
         request_options(op, &o);
@@ -171,11 +157,11 @@ static int reply_list(Operation *op, sd_bus_message *reply) {
 }
 
 static int method_list_images(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return start(m, userdata, false, run_list, reply_list, NULL, NULL, error);
+        return portable_request_start(m, userdata, NULL, false, portable_run_list, reply_list, NULL, NULL, error);
 }
 
 /* GetImageState */
-static int run_state(Operation *op) {
+int portable_run_state(Operation *op) {
         PortableRequest *q = op->data;
         PortableOptions o;
         request_options(op, &o);
@@ -188,7 +174,19 @@ static int reply_state(Operation *op, sd_bus_message *reply) {
 }
 
 static int method_get_image_state(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return start(m, userdata, false, run_state, reply_state, NULL, read_image, error);
+        return portable_request_start(m, userdata, NULL,
+                                      false, portable_run_state, reply_state, NULL, read_image, error);
+}
+
+/* GetImageStateMatching: the image, then the extensions its units must be attached with. */
+static int parse_state_matching(sd_bus_message *m, PortableRequest *q, sd_bus_error *error) {
+        int r = read_image(m, q, error);
+        return r < 0 ? r : bus_read_strv(m, &q->extensions);
+}
+
+static int method_get_image_state_matching(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return portable_request_start(m, userdata, NULL,
+                                      false, portable_run_state, reply_state, NULL, parse_state_matching, error);
 }
 
 /* GetImageMetadata */
@@ -197,7 +195,7 @@ static int parse_metadata(sd_bus_message *m, PortableRequest *q, sd_bus_error *e
         return r < 0 ? r : read_attach_args(m, q, error);
 }
 
-static int run_metadata(Operation *op) {
+int portable_run_metadata(Operation *op) {
         PortableRequest *q = op->data;
         PortableOptions o;
         request_options(op, &o);
@@ -210,29 +208,30 @@ static int reply_metadata(Operation *op, sd_bus_message *reply) {
 }
 
 static int method_get_image_metadata(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return start(m, userdata, false, run_metadata, reply_metadata, NULL, parse_metadata, error);
+        return portable_request_start(m, userdata, NULL,
+                                      false, portable_run_metadata, reply_metadata, NULL, parse_metadata, error);
 }
 
 /* AttachImage, ReattachImage, DetachImage */
-static int run_attach(Operation *op) {
+int portable_run_attach(Operation *op) {
         PortableRequest *q = op->data;
         PortableOptions o;
         request_options(op, &o);
         return portable_attach(&o, q->image, q->prefixes, &q->result, &op->error);
 }
 
-static int run_reattach(Operation *op) {
+int portable_run_reattach(Operation *op) {
         PortableRequest *q = op->data;
         PortableOptions o;
         request_options(op, &o);
         return portable_reattach(&o, q->image, q->prefixes, &q->result, &op->error);
 }
 
-static int run_detach(Operation *op) {
+int portable_run_detach(Operation *op) {
         PortableRequest *q = op->data;
         PortableOptions o;
         request_options(op, &o);
-        return portable_detach(&o, q->image, &q->result, &op->error);
+        return portable_detach(&o, q->image, q->prefixes, &q->result, &op->error);
 }
 
 static int reply_result(Operation *op, sd_bus_message *reply) {
@@ -254,26 +253,38 @@ static void emit(Operation *op, const char *signal) {
                 daemon_log(LOG_WARNING, "cannot emit %s: %s", signal, strerror(-r));
 }
 
-static void done_attach(Operation *op) {
-        emit(op, "ImageAttached");
+static void journal(Operation *op, DaemonEvent e) {
+        PortableRequest *q = op->data;
+        daemon_event_portable(e, q->result.image ?: q->image, q->result.root_hash, q->result.units, op->uid);
 }
 
-static void done_detach(Operation *op) {
+void portable_done_attach(Operation *op) {
+        emit(op, "ImageAttached");
+        journal(op, DAEMON_EVENT_ATTACH);
+}
+
+void portable_done_reattach(Operation *op) {
+        emit(op, "ImageAttached");
+        journal(op, DAEMON_EVENT_REATTACH);
+}
+
+void portable_done_detach(Operation *op) {
         emit(op, "ImageDetached");
+        journal(op, DAEMON_EVENT_DETACH);
 }
 
 static int method_attach_image(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return start(m, userdata, true, run_attach, reply_result, done_attach, parse_metadata, error);
+        return portable_request_start(m, userdata, NULL,
+                                      true, portable_run_attach, reply_result, portable_done_attach, parse_metadata, error);
 }
 
 static int method_reattach_image(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return start(m, userdata, true, run_reattach, reply_result, done_attach, parse_metadata, error);
+        return portable_request_start(m, userdata, NULL,
+                                      true, portable_run_reattach, reply_result, portable_done_reattach, parse_metadata, error);
 }
 
-static int parse_detach(sd_bus_message *m, PortableRequest *q, sd_bus_error *error) {
-        int r = read_image(m, q, error);
-        if (r >= 0)
-                r = sd_bus_message_read(m, "t", &q->flags);
+static int parse_detach_flags(sd_bus_message *m, PortableRequest *q, sd_bus_error *error) {
+        int r = sd_bus_message_read(m, "t", &q->flags);
         if (r < 0)
                 return r;
         PortableOptions dummy = {};
@@ -283,19 +294,42 @@ static int parse_detach(sd_bus_message *m, PortableRequest *q, sd_bus_error *err
         return 0;
 }
 
+static int parse_detach(sd_bus_message *m, PortableRequest *q, sd_bus_error *error) {
+        int r = read_image(m, q, error);
+        return r < 0 ? r : parse_detach_flags(m, q, error);
+}
+
 static int method_detach_image(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return start(m, userdata, true, run_detach, reply_result, done_detach, parse_detach, error);
+        return portable_request_start(m, userdata, NULL,
+                                      true, portable_run_detach, reply_result, portable_done_detach, parse_detach, error);
+}
+
+/* DetachImageMatching: the image, then the unit prefixes and extensions that pick one attachment. */
+static int parse_detach_matching(sd_bus_message *m, PortableRequest *q, sd_bus_error *error) {
+        int r = read_image(m, q, error);
+        if (r >= 0)
+                r = bus_read_strv(m, &q->prefixes);
+        if (r >= 0)
+                r = bus_read_strv(m, &q->extensions);
+        if (r < 0)
+                return r;
+        return parse_detach_flags(m, q, error);
+}
+
+static int method_detach_image_matching(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return portable_request_start(m, userdata, NULL,
+                                      true, portable_run_detach, reply_result, portable_done_detach, parse_detach_matching, error);
 }
 
 /* RemoveImage, MarkImageReadOnly */
-static int run_remove(Operation *op) {
+int portable_run_remove(Operation *op) {
         PortableRequest *q = op->data;
         PortableOptions o;
         request_options(op, &o);
         return portable_remove(&o, q->image, &op->error);
 }
 
-static void done_remove(Operation *op) {
+void portable_done_remove(Operation *op) {
         PortableRequest *q = op->data;
         int r = sd_bus_emit_signal(op->manager->bus, GRAFT_BUS_PATH, GRAFT_BUS_PORTABLE_INTERFACE, "ImageRemoved", "s",
                                    q->image);
@@ -304,10 +338,11 @@ static void done_remove(Operation *op) {
 }
 
 static int method_remove_image(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return start(m, userdata, true, run_remove, NULL, done_remove, read_image, error);
+        return portable_request_start(m, userdata, NULL,
+                                      true, portable_run_remove, NULL, portable_done_remove, read_image, error);
 }
 
-static int run_read_only(Operation *op) {
+int portable_run_read_only(Operation *op) {
         PortableRequest *q = op->data;
         PortableOptions o;
         request_options(op, &o);
@@ -324,7 +359,8 @@ static int parse_read_only(sd_bus_message *m, PortableRequest *q, sd_bus_error *
 }
 
 static int method_mark_image_read_only(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return start(m, userdata, true, run_read_only, NULL, NULL, parse_read_only, error);
+        return portable_request_start(m, userdata, NULL,
+                                      true, portable_run_read_only, NULL, NULL, parse_read_only, error);
 }
 
 static void on_start_recovered(const char *what, bool completed, void *userdata) {
@@ -358,8 +394,8 @@ static int property_search_paths(sd_bus *bus, const char *path, const char *inte
         return bus_append_strv(reply, (char **) image_class_search_dirs(IMAGE_CLASS_PORTABLE));
 }
 
-static int property_profiles(sd_bus *bus, const char *path, const char *interface, const char *property,
-                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+int portable_property_profiles(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         _cleanup_strv_free_ char **l = NULL;
         _cleanup_graft_error_ GraftError e = GRAFT_ERROR_INIT;
@@ -395,22 +431,28 @@ const sd_bus_vtable manager_portable_vtable[] = {
         SD_BUS_PROPERTY("Root", "s", property_root, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Version", "s", property_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("PortableSearchPaths", "as", property_search_paths, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Profiles", "as", property_profiles, 0, 0),
+        SD_BUS_PROPERTY("Profiles", "as", portable_property_profiles, 0, 0),
         SD_BUS_PROPERTY("VerificationCache", "(tttt)", property_cache, 0, 0),
         SD_BUS_PROPERTY("Operations", "u", property_operations, 0, 0),
         SD_BUS_METHOD_WITH_ARGS("ListImages", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sssssas)", images), method_list_images,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetImageState", SD_BUS_ARGS("s", image), SD_BUS_RESULT("s", state),
                                 method_get_image_state, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetImageStateMatching", SD_BUS_ARGS("s", image, "as", extensions),
+                                SD_BUS_RESULT("s", state), method_get_image_state_matching, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetImageMetadata", ATTACH_ARGS,
                                 SD_BUS_RESULT("s", image, "s", name, "s", version, "s", root_hash, "s", signer, "s", kind,
                                               "s", os_release_path, "a(ss)", os_release, "as", extensions, "as",
-                                              prefixes, "a(sss)", units, "a(sss)", plan, "s", state),
+                                              prefixes, "a(sss)", units, "a(sss)", plan, "s", state, "s",
+                                              os_release_text, "a(sss)", extension_releases),
                                 method_get_image_metadata, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("AttachImage", ATTACH_ARGS, RESULT_ARGS, method_attach_image, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ReattachImage", ATTACH_ARGS, RESULT_ARGS, method_reattach_image,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("DetachImage", SD_BUS_ARGS("s", image, "t", flags), RESULT_ARGS, method_detach_image,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("DetachImageMatching",
+                                SD_BUS_ARGS("s", image, "as", prefixes, "as", extensions, "t", flags), RESULT_ARGS, method_detach_image_matching,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("RemoveImage", SD_BUS_ARGS("s", image), SD_BUS_NO_RESULT, method_remove_image,
                                 SD_BUS_VTABLE_UNPRIVILEGED),

@@ -23,7 +23,9 @@ static void help(void) {
                "                         besides those kept for cheap reads and for root\n"
                "     --read-timeout=SEC  Answer a read that has no result after SEC\n"
                "                         seconds with a timeout (default 60; 0: never)\n"
-               "     --log-level=LEVEL   err, warning, notice, info (default) or debug\n\n"
+               "     --log-level=LEVEL   err, warning, notice, info (default) or debug\n"
+               "     --portable1         Serve org.freedesktop.portable1 too, for systemd's\n"
+               "                         portablectl (unless systemd-portabled is installed)\n\n"
                "See graftd(8) and org.graft.Manager1(5).\n",
                program_invocation_short_name);
 }
@@ -50,7 +52,7 @@ static int parse_uint(const char *s, const char *what, unsigned long long max, u
 }
 
 static int parse_argv(int argc, char **argv, ManagerConfig *c) {
-        enum { ARG_VERSION = 0x100, ARG_ROOT, ARG_IDLE, ARG_WORKERS, ARG_READ_TIMEOUT, ARG_LOG_LEVEL };
+        enum { ARG_VERSION = 0x100, ARG_ROOT, ARG_IDLE, ARG_WORKERS, ARG_READ_TIMEOUT, ARG_LOG_LEVEL, ARG_PORTABLE1 };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -59,6 +61,7 @@ static int parse_argv(int argc, char **argv, ManagerConfig *c) {
                 { "workers", required_argument, NULL, ARG_WORKERS },
                 { "read-timeout", required_argument, NULL, ARG_READ_TIMEOUT },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+                { "portable1", no_argument, NULL, ARG_PORTABLE1 },
                 {}
         };
         unsigned long long v;
@@ -99,6 +102,9 @@ static int parse_argv(int argc, char **argv, ManagerConfig *c) {
                                 return fprintf(stderr, "%s: --log-level= takes err, warning, notice, info or debug, not \"%s\"\n",
                                                program_invocation_short_name, optarg), -EINVAL;
                         daemon_log_set_max_level(level);
+                        break;
+                case ARG_PORTABLE1:
+                        c->portable1 = true;
                         break;
                 default:
                         return -EINVAL;

@@ -20,6 +20,7 @@ int manager_new(const ManagerConfig *c, Manager **ret) {
                 return -ENOMEM;
         pthread_mutex_init(&m->pool_lock, NULL);
         m->idle_usec = c->idle_usec;
+        m->portable1 = c->portable1;
         if (!isempty(c->root) && !streq(c->root, "/")) {
                 m->root = realpath(c->root, NULL);
                 if (!m->root)
@@ -189,6 +190,8 @@ static int manager_connect(Manager *m) {
         if (r < 0)
                 return daemon_log(LOG_ERR, "cannot take the name %s on the system bus: %s", GRAFT_BUS_NAME, strerror(-r)),
                        r;
+        if (m->portable1)
+                manager_portable1_start(m);
         return 0;
 }
 

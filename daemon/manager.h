@@ -18,6 +18,7 @@ typedef struct ManagerConfig {
         uint64_t idle_usec;       /* exit after this long without requests; 0: never */
         unsigned max_workers;     /* operations running at once; 0: the default */
         uint64_t read_timeout_usec; /* 0: the default (60 s); UINT64_MAX: none */
+        bool portable1;           /* serve org.freedesktop.portable1 too (bus-portable1.c) */
 } ManagerConfig;
 
 /* How long running changes may still take after SIGTERM before graftd exits without them. */
@@ -37,6 +38,7 @@ typedef struct Manager {
         uint64_t stop_deadline_usec; /* after SIGTERM: when to exit even with changes running; 0: none yet */
         sd_event_source *stop_timer;
         int exit_code;
+        bool portable1;           /* ManagerConfig.portable1 */
 
         pthread_mutex_t pool_lock; /* connections to systemd borrowed by the workers (live host) */
         sd_bus **pool;
@@ -70,6 +72,10 @@ void manager_return_systemd(Manager *m, sd_bus *bus);
 void manager_extensions_recover(Manager *m);
 /* bus-portable.c: the same for portable changes. */
 void manager_portable_recover(Manager *m);
+
+/* bus-portable1.c: serves org.freedesktop.portable1 as well, unless systemd-portabled is installed
+ * for this bus or owns the name (then it logs why not). */
+void manager_portable1_start(Manager *m);
 
 /* The vtables (bus-portable.c, bus-extensions.c). */
 extern const sd_bus_vtable manager_portable_vtable[];

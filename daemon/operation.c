@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "bus-util.h"
+#include "daemon-event.h"
 #include "daemon-log.h"
 #include "escape.h"
 #include "fault.h"
@@ -25,7 +26,8 @@
 #define CALLER_MAX_WAITING 16u
 
 /* Reads that do not open images: what an operator or a boot needs answered whatever else runs. */
-static const char * const cheap_reads[] = { "ListImages", "GetImageState", "List", "Status", NULL };
+static const char * const cheap_reads[] = { "ListImages", "GetImageState", "GetImageStateMatching", "List", "Status",
+                                             NULL };
 
 /* What one caller has running and waiting. */
 typedef struct CallerLoad {
@@ -76,6 +78,28 @@ void operation_describe(Operation *op, const char *what) {
         }
 }
 
+void operation_add_field(Operation *op, const char *key, const char *value) {
+        if (value && strv_extendf(&op->fields, "%s=%s", key, value) < 0)
+                daemon_log(LOG_WARNING, "%s: cannot keep %s for the journal", op->description, key);
+}
+
+/* The journal entry of a refused or failed operation: its own fields, what was called, the error. */
+static void refusal(const Operation *op, const char *error_name, const char *format, ...) _printf_(3, 4);
+static void refusal(const Operation *op, const char *error_name, const char *format, ...) {
+        _cleanup_strv_free_ char **f = strv_copy(op->fields);
+        const char *member = sd_bus_message_get_member(op->call);
+        if ((op->fields && !f) || strv_extendf(&f, "OPERATION=%s", strna(member)) < 0 ||
+            (error_name && strv_extendf(&f, "ERROR=%s", error_name) < 0) ||
+            (op->uid != (uid_t) -1 && strv_extendf(&f, "CALLER_UID=%u", (unsigned) op->uid) < 0)) {
+                daemon_log(LOG_NOTICE, "%s: refused or failed (and out of memory for its journal entry)", op->description);
+                return;
+        }
+        va_list ap;
+        va_start(ap, format);
+        (void) daemon_eventv(DAEMON_EVENT_REFUSAL, LOG_NOTICE, f, format, ap);
+        va_end(ap);
+}
+
 Operation *operation_free(Operation *op) {
         if (!op)
                 return NULL;
@@ -87,6 +111,7 @@ Operation *operation_free(Operation *op) {
         graft_error_done(&op->error);
         free(op->key);
         free(op->description);
+        strv_free(op->fields);
         free(op);
         return NULL;
 }
@@ -263,9 +288,12 @@ static void log_finished(const Operation *op) {
         else if (op->r >= 0)
                 daemon_log(op->key ? LOG_INFO : LOG_DEBUG, "%s%s: done in %" PRIu64 " ms (waited %" PRIu64 " ms)",
                            op->description, w, run, wait);
+        else if (op->key) /* a change that did not happen: one for the journal's refusals */
+                refusal(op, op->error.name, "%s%s: failed after %" PRIu64 " ms: %s", op->description, w, run,
+                        graft_error_is_set(&op->error) && op->error.message ? op->error.message : strerror(-op->r));
         else
-                daemon_log(op->key ? LOG_NOTICE : LOG_DEBUG, "%s%s: failed after %" PRIu64 " ms: %s", op->description, w,
-                           run, graft_error_is_set(&op->error) && op->error.message ? op->error.message : strerror(-op->r));
+                daemon_log(LOG_DEBUG, "%s%s: failed after %" PRIu64 " ms: %s", op->description, w, run,
+                           graft_error_is_set(&op->error) && op->error.message ? op->error.message : strerror(-op->r));
 }
 
 /* A running read that graftd stops waiting for: answered now, its worker left to end (it changes
@@ -424,8 +452,8 @@ void operation_submit(Operation *op) {
                 return;
         }
         if (op->uid != 0 && c->waiting >= CALLER_MAX_WAITING) {
-                daemon_log(LOG_NOTICE, "%s (uid %u): refused: %u requests of this caller wait already", op->description,
-                           (unsigned) op->uid, c->waiting);
+                refusal(op, SD_BUS_ERROR_LIMITS_EXCEEDED, "%s (uid %u): refused: %u requests of this caller wait already",
+                        op->description, (unsigned) op->uid, c->waiting);
                 (void) sd_bus_reply_method_errorf(op->call, SD_BUS_ERROR_LIMITS_EXCEEDED,
                                                   "%s: %u requests of uid %u wait for graftd already; try again once they are answered",
                                                   op->description, c->waiting, (unsigned) op->uid);
@@ -450,7 +478,8 @@ void operation_submit(Operation *op) {
 }
 
 void operation_refuse(Operation *op) {
-        daemon_log(LOG_NOTICE, "%s (uid %u): refused: %s", op->description, (unsigned) op->uid, strna(op->error.message));
+        refusal(op, op->error.name ?: SD_BUS_ERROR_ACCESS_DENIED, "%s (uid %u): refused: %s", op->description,
+                (unsigned) op->uid, strna(op->error.message));
         _cleanup_bus_error_ sd_bus_error e = SD_BUS_ERROR_NULL;
         sd_bus_error_set(&e, op->error.name ?: SD_BUS_ERROR_ACCESS_DENIED, op->error.message);
         (void) sd_bus_reply_method_error(op->call, &e);

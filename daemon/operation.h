@@ -35,6 +35,7 @@ struct Operation {
         char *key;            /* NULL: a read */
         const char *action;   /* polkit action id of a change; NULL: a read, anyone may */
         char *description;    /* "AttachImage foo", for the log */
+        char **fields;        /* "KEY=VALUE" (IMAGE=, CLASS=) for the journal entry of a refusal */
         OperationRunFn run;
         OperationReplyFn reply;
         OperationDoneFn done;
@@ -62,6 +63,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Operation *, operation_free);
 /* Adds " WHAT" (escaped: the log line must not carry a caller's control characters) to the
  * method name that describes the operation in the log. */
 void operation_describe(Operation *op, const char *what);
+/* A field for the journal entry if the operation is refused or fails (daemon-event.h). */
+void operation_add_field(Operation *op, const char *key, const char *value);
 
 /* max_workers 0: 8; read_timeout_usec 0: 60 s, UINT64_MAX: none. */
 int operation_queue_new(Manager *m, unsigned max_workers, uint64_t read_timeout_usec, OperationQueue **ret);

@@ -188,7 +188,7 @@ EOF
 package_of() {
         local p owner
         for p in "$1" "$(realpath -m "$1")" "/usr${1#/usr}" "${1#/usr}"; do
-                owner=$(dpkg-query -S "$p" 2>/dev/null | head -n1 | cut -d: -f1) || true
+                owner=$(dpkg-query -S "$p" 2>/dev/null | sed -n '1s/:.*//p') || true
                 if [[ -n $owner ]]; then
                         printf '%s\n' "$owner"
                         return 0
@@ -202,7 +202,7 @@ check_libraries() {
         libpath=$(find "$tree" -name '*.so*' -printf '%h\n' | sort -u | paste -sd:)
         say "checking the libraries of the debugtools binaries (ldd)"
         while IFS= read -r -d '' f; do
-                head -c4 "$f" | grep -q $'^\x7fELF' || continue
+                cmp -s -n 4 "$f" <(printf '\177ELF') || continue
                 while IFS= read -r line; do
                         case $line in
                                 *"not found"*) die "${f#"$tree"} needs $(awk '{ print $1 }' <<<"$line"), which neither the tree nor the host has" ;;
@@ -215,7 +215,7 @@ check_libraries() {
                         fi
                 done < <(LD_LIBRARY_PATH=$libpath ldd "$f" 2>/dev/null || true)
         done < <(find "$tree/usr/bin" "$tree/usr/sbin" -type f -print0 2>/dev/null)
-        LD_LIBRARY_PATH=$libpath "$tree/usr/bin/strace" -V | head -n1 | sed 's/^/  /'
+        LD_LIBRARY_PATH=$libpath "$tree/usr/bin/strace" -V | sed -n '1s/^/  /p'
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -250,7 +250,7 @@ build_webdemo_tree() {
         ln -sfn usr/lib "$tree/lib"
 
         say "checking that busybox runs and has httpd"
-        "$tree/usr/bin/busybox" --list | grep -q -x httpd || die "this busybox has no httpd applet"
+        grep -q -x httpd <<<"$("$tree/usr/bin/busybox" --list)" || die "this busybox has no httpd applet"
         normalize "$tree"
 }
 

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 
 #include "fileio.h"
 #include "image-fs.h"
@@ -79,20 +80,26 @@ int image_fs_open(const DissectedImage *image, ImageFs **ret, GraftError *err) {
         return 0;
 }
 
+/* A regular file of a directory image or mounted erofs. A FIFO, socket or device node in the
+ * image's place of a file is a broken image: refused unopened (a FIFO would block the reader for
+ * good). -ENOENT without an error record. */
+static int open_file(ImageFs *fs, const char *path, GraftError *err) {
+        int fd = file_open(&(FileOpen) { .dir_fd = fs->dir_fd, .path = path, .in_root = true,
+                                         .error_name = GRAFT_ERROR_BAD_IMAGE }, err);
+        if (fd < 0 && fd != -ENOENT)
+                return graft_error_set(err, fd, GRAFT_ERROR_IO, "cannot open %s in the image: %s", path,
+                                       strerror(-fd));
+        return fd;
+}
+
 int image_fs_read_file(ImageFs *fs, const char *path, size_t max, char **ret, size_t *ret_size,
                        GraftError *err) {
         if (fs->squashfs)
                 return squashfs_read_file(fs->squashfs, path, max, ret, ret_size, err);
 
-        /* A FIFO, socket or device node in the image's place of a file is a broken image: refused
-         * unopened (a FIFO would block the reader for good). */
-        _cleanup_close_ int fd = file_open(&(FileOpen) { .dir_fd = fs->dir_fd, .path = path, .in_root = true,
-                                                         .error_name = GRAFT_ERROR_BAD_IMAGE }, err);
-        if (fd == -ENOENT)
-                return -ENOENT;
+        _cleanup_close_ int fd = open_file(fs, path, err);
         if (fd < 0)
-                return graft_error_set(err, fd, GRAFT_ERROR_IO, "cannot open %s in the image: %s", path,
-                                       strerror(-fd));
+                return fd;
         int r = read_full_fd(fd, max, ret, ret_size);
         if (r < 0)
                 return graft_error_set(err, r, GRAFT_ERROR_IO, "cannot read %s in the image: %s", path,
@@ -166,5 +173,26 @@ int image_fs_list_dir(ImageFs *fs, const char *path, SquashfsEntry **ret, size_t
                 qsort(entries, n, sizeof(*entries), cmp_entry);
         *ret = entries;
         *ret_n = n;
+        return 0;
+}
+
+int image_fs_get_xattr(ImageFs *fs, const char *path, const char *key, char **ret, GraftError *err) {
+        if (fs->squashfs)
+                return squashfs_get_xattr(fs->squashfs, path, key, ret, err);
+        _cleanup_close_ int fd = open_file(fs, path, err);
+        if (fd < 0)
+                return fd;
+        char value[256];
+        ssize_t n = fgetxattr(fd, key, value, sizeof value - 1);
+        if (n < 0 && (errno == ENODATA || errno == ENOTSUP))
+                return -ENODATA;
+        if (n < 0)
+                return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO, "cannot read %s of %s in the image: %m",
+                                       key, path);
+        value[n] = 0;
+        char *copy = strdup(value);
+        if (!copy)
+                return -ENOMEM;
+        *ret = copy;
         return 0;
 }

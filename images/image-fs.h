@@ -19,3 +19,6 @@ int image_fs_read_file(ImageFs *fs, const char *path, size_t max, char **ret, si
                        GraftError *err);
 /* Sorted entries; -ENOENT without an error record when the directory does not exist. */
 int image_fs_list_dir(ImageFs *fs, const char *path, SquashfsEntry **ret, size_t *ret_n, GraftError *err);
+/* The extended attribute key of a file in the image, as a string; -ENODATA without an error record
+ * when it has none (or the file system keeps none), -ENOENT when the file does not exist. */
+int image_fs_get_xattr(ImageFs *fs, const char *path, const char *key, char **ret, GraftError *err);

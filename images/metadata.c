@@ -97,7 +97,67 @@ static int list_units(ImageFs *fs, char ***ret, GraftError *err) {
         return 0;
 }
 
-int image_metadata_read(ImageFs *fs, const char *name, ImageMetadata *ret, GraftError *err) {
+/* systemd's words for false, as its parse_boolean() takes them. */
+static bool is_false(const char *v) {
+        static const char * const no[] = { "0", "no", "n", "false", "f", "off" };
+        for (size_t i = 0; i < ELEMENTSOF(no); i++)
+                if (strcasecmp(v, no[i]) == 0)
+                        return true;
+        return false;
+}
+
+/* Whether an extension-release.* file of the image may stand for another name: its author said
+ * so with user.extension-release.strict=false (or --force, any_name, says so). */
+static int may_stand_in(ImageFs *fs, const char *path, bool any_name, GraftError *err) {
+        if (any_name)
+                return 1;
+        _cleanup_free_ char *v = NULL;
+        int r = image_fs_get_xattr(fs, path, "user.extension-release.strict", &v, err);
+        if (r == -ENODATA)
+                return 0;
+        return r < 0 ? r : is_false(v);
+}
+
+/* None of the names has a release file: the one file of extension-release.d that may stand in
+ * (see may_stand_in()), as systemd's open_extension_release() picks it. 0 when there is none; more
+ * than one is refused, as there is no telling which is meant. */
+static int read_stand_in(ImageFs *fs, const char *name, bool any_name, ImageMetadata *m, GraftError *err) {
+        static const char dir[] = "/usr/lib/extension-release.d";
+        SquashfsEntry *e = NULL;
+        size_t n = 0;
+        int r = image_fs_list_dir(fs, dir, &e, &n, err);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        _cleanup_strv_free_ char **found = NULL;
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                if (!S_ISREG(e[i].mode) || !startswith(e[i].name, "extension-release.") ||
+                    !filename_is_valid(e[i].name + strlen("extension-release.")))
+                        continue;
+                _cleanup_free_ char *p = path_join(dir, e[i].name);
+                r = p ? may_stand_in(fs, p, any_name, err) : -ENOMEM;
+                if (r > 0)
+                        r = strv_extend(&found, p);
+        }
+        squashfs_entries_free(e, n);
+        if (r < 0)
+                return r;
+        if (strv_length(found) > 1) {
+                _cleanup_free_ char *list = strv_join(found, ", ");
+                return graft_error_set(err, -ENOTUNIQ, GRAFT_ERROR_BAD_IMAGE,
+                                       "no extension-release.%s, and more than one release file could stand for it "
+                                       "(%s%s): refusing to guess", name, strempty(list),
+                                       any_name ? "" : ", each marked user.extension-release.strict=false");
+        }
+        if (!found)
+                return 0;
+        const char *paths[] = { found[0], NULL };
+        return read_release(fs, paths, &m->extension_release, &m->extension_release_path, err);
+}
+
+int image_metadata_read_full(ImageFs *fs, char * const *names, ImageReleaseFlags flags, ImageMetadata *ret,
+                             GraftError *err) {
         _cleanup_(image_metadata_done) ImageMetadata m = {};
         static const char * const os_release_paths[] = { "/etc/os-release", "/usr/lib/os-release", NULL };
 
@@ -105,15 +165,20 @@ int image_metadata_read(ImageFs *fs, const char *name, ImageMetadata *ret, Graft
         if (r < 0)
                 return r;
 
-        if (name) {
-                if (!filename_is_valid(name))
+        for (size_t i = 0; names && names[i] && !m.extension_release; i++) {
+                if (!filename_is_valid(names[i]))
                         return graft_error_set(err, -EINVAL, GRAFT_ERROR_INVALID_ARGUMENT,
-                                               "\"%s\" is not a valid image name", name);
+                                               "\"%s\" is not a valid image name", names[i]);
                 _cleanup_free_ char *p = NULL;
-                if (asprintf(&p, "/usr/lib/extension-release.d/extension-release.%s", name) < 0)
+                if (asprintf(&p, "/usr/lib/extension-release.d/extension-release.%s", names[i]) < 0)
                         return -ENOMEM;
                 const char *paths[] = { p, NULL };
                 r = read_release(fs, paths, &m.extension_release, &m.extension_release_path, err);
+                if (r < 0)
+                        return r;
+        }
+        if (names && names[0] && !m.extension_release) {
+                r = read_stand_in(fs, names[0], flags & IMAGE_RELEASE_ANY_NAME, &m, err);
                 if (r < 0)
                         return r;
         }
@@ -125,4 +190,9 @@ int image_metadata_read(ImageFs *fs, const char *name, ImageMetadata *ret, Graft
         *ret = m;
         m = (ImageMetadata) {};
         return 0;
+}
+
+int image_metadata_read(ImageFs *fs, const char *name, ImageMetadata *ret, GraftError *err) {
+        char *names[] = { (char *) name, NULL };
+        return image_metadata_read_full(fs, name ? names : NULL, 0, ret, err);
 }

@@ -15,8 +15,22 @@ typedef struct ImageMetadata {
 void image_metadata_done(ImageMetadata *m);
 
 /* Reads the metadata of an image whose name (for extension-release.NAME) is name. A release file
- * that exists but cannot be parsed is an error; missing ones are left NULL. */
+ * that exists but cannot be parsed is an error; missing ones are left NULL. Without
+ * extension-release.NAME, the one extension-release.* file marked with the xattr
+ * user.extension-release.strict=false stands in (the image's author allows renaming it, as
+ * systemd does); more than one such file is refused (-ENOTUNIQ). */
 int image_metadata_read(ImageFs *fs, const char *name, ImageMetadata *ret, GraftError *err);
+
+typedef enum ImageReleaseFlags {
+        /* No release file by any of the names: the one extension-release.* file the image has stands
+         * in, marked or not (portable --force). */
+        IMAGE_RELEASE_ANY_NAME = 1 << 0,
+} ImageReleaseFlags;
+
+/* image_metadata_read() trying extension-release.NAME for each of names in order (a versioned
+ * name, then the name without its version), then the stand-in of the first name. */
+int image_metadata_read_full(ImageFs *fs, char * const *names, ImageReleaseFlags flags, ImageMetadata *ret,
+                             GraftError *err);
 
 /* Reads one release file (os-release syntax) from the image: 1 and the key/value strv if it
  * exists, 0 if it does not. */

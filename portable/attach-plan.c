@@ -181,7 +181,9 @@ static int plan_dropin(Builder *b, const PortableUnit *u, const char *dropin_dir
 static int plan_unit_file(Builder *b, const PortableUnit *u, const char *unit_path) {
         const PortableImageSet *s = b->in->set;
         const PortableImage *provider = u->provider == 0 ? s->image : s->extensions[u->provider - 1];
-        if (b->in->copy_mode == PORTABLE_COPY_SYMLINK) {
+        /* A unit inside a raw image has no path on the host to link to: it is copied, and the
+         * profile still linked, as portablectl --copy=symlink does for raw images. */
+        if (b->in->copy_mode == PORTABLE_COPY_SYMLINK && provider->directory) {
                 _cleanup_free_ char *target = NULL;
                 int r = portable_unit_link_source(b->in->root, s, u, &target, b->err);
                 if (r < 0)
@@ -285,10 +287,6 @@ int attach_plan_build(const AttachPlanInput *in, PortablePlan *ret, PortableMark
         int r = check_paths(&b);
         if (r < 0)
                 return r;
-        if (in->copy_mode == PORTABLE_COPY_SYMLINK && !in->set->image->directory && in->set->n_extensions == 0)
-                return graft_error_set(err, -EMEDIUMTYPE, GRAFT_ERROR_UNSUPPORTED,
-                                       "--copy=symlink needs a directory image, but %s is a %s image", in->set->image->path,
-                                       image_kind_to_string(in->set->image->dissected->kind));
         r = ensure_dir(&b, portable_attached_dir(in->runtime), true);
         if (r < 0)
                 return r;

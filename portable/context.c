@@ -176,7 +176,8 @@ int context_check_conflicts(Context *c, const PortableImageSet *s, const bool *r
                         return graft_error_set(c->err, -EEXIST, GRAFT_ERROR_CONFLICT,
                                                "unit %s exists on the host already (%s%s); refusing to attach image %s",
                                                u->name, strempty(c->root), where, s->image->path);
-                if (unit_status_is_running(&st[i]))
+                /* --force: attach over a unit still running (detached with --force), as portablectl's. */
+                if (unit_status_is_running(&st[i]) && !c->o->force)
                         return graft_error_set(c->err, -EBUSY, GRAFT_ERROR_CONFLICT,
                                                "unit %s is active on the host (%s); refusing to attach image %s",
                                                u->name, st[i].active_state, s->image->path);

@@ -36,6 +36,16 @@ int context_bus(Context *c, sd_bus **ret);
  * name finds (NULL when nothing is found by that name: the markers still match by name). */
 int context_match_path(Context *c, const char *image, char **ret);
 
+/* detach-pick.c: the attached units a detach of image (a name or path) removes: of that image,
+ * attached with every extension of o->extensions, matching one of prefixes (attach's meaning; none:
+ * all). picked[i] tells which of c->att.units; *ret_units their names. Refused (nothing picked
+ * for the caller to act on): no such unit (-ENOENT, saying what is attached), or, without
+ * prefixes, units of more than one attachment (-ENOTUNIQ, naming each and how to name one). */
+int context_pick_detach(Context *c, const char *image, char * const *prefixes, bool *picked, char ***ret_units);
+/* The same match without prefixes and without refusals (is-attached): picked[i] for each unit of
+ * image attached with every extension of o->extensions. */
+int context_pick_attached(Context *c, const char *image, bool *picked);
+
 /* Status of each unit (all unknown with a root, or on a live system where no systemd runs). */
 int context_statuses(Context *c, char * const *units, UnitStatus **ret);
 void unit_statuses_free(UnitStatus *s, size_t n);

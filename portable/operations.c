@@ -34,6 +34,7 @@ void portable_result_done(PortableResult *r) {
         if (!r)
                 return;
         free(r->image);
+        free(r->root_hash);
         strv_free(r->units);
         portable_changes_done(&r->changes);
         strv_free(r->started);
@@ -153,37 +154,14 @@ int portable_attach(const PortableOptions *o, const char *image, char * const *p
                 return r;
         res.image = strdup(a.set.image->path);
         res.units = strv_copy(a.units);
+        if (a.set.image->root_hash && !(res.root_hash = strdup(a.set.image->root_hash)))
+                return -ENOMEM;
         if (!res.image || !res.units)
                 return -ENOMEM;
         if (c.live && (r = attach_live(&c, &a, &res)) < 0)
                 return r;
         *ret = res;
         res = (PortableResult) {};
-        return 0;
-}
-
-/* The attached units an image given by name or path stands for; -ENOENT with a message if none. */
-static int pick_units(Context *c, const char *image, bool *picked, char ***ret_units) {
-        _cleanup_free_ char *path = NULL;
-        int r = context_match_path(c, image, &path);
-        if (r < 0)
-                return r;
-        _cleanup_strv_free_ char **units = NULL, **images = NULL;
-        for (size_t i = 0; i < c->att.n_units; i++) {
-                picked[i] = attached_unit_matches(&c->att.units[i], image, path);
-                if (picked[i] && !strv_contains(units, c->att.units[i].name) &&
-                    strv_extend(&units, c->att.units[i].name) < 0)
-                        return -ENOMEM;
-                if (!strv_contains(images, c->att.units[i].marker.image) &&
-                    strv_extend(&images, c->att.units[i].marker.image) < 0)
-                        return -ENOMEM;
-        }
-        if (!units) {
-                _cleanup_free_ char *list = strv_join(images, ", ");
-                return graft_error_set(c->err, -ENOENT, GRAFT_ERROR_NO_SUCH_IMAGE, "image %s is not attached%s%s%s",
-                                       path ?: image, images ? " (attached: " : "", strempty(list), images ? ")" : "");
-        }
-        *ret_units = TAKE_PTR(units);
         return 0;
 }
 
@@ -222,7 +200,8 @@ static int detach_files(Context *c, const bool *picked, PortableResult *res) {
         return r < 0 ? r : append_changes(&res->changes, &done);
 }
 
-int portable_detach(const PortableOptions *o, const char *image, PortableResult *ret, GraftError *err) {
+int portable_detach(const PortableOptions *o, const char *image, char * const *prefixes, PortableResult *ret,
+                    GraftError *err) {
         _cleanup_(context_done) Context c = {};
         _cleanup_(portable_result_done) PortableResult res = {};
         _cleanup_free_ bool *picked = NULL;
@@ -233,7 +212,7 @@ int portable_detach(const PortableOptions *o, const char *image, PortableResult 
         picked = calloc(c.att.n_units + 1, sizeof(bool));
         if (!picked)
                 return -ENOMEM;
-        r = pick_units(&c, image, picked, &res.units);
+        r = context_pick_detach(&c, image, prefixes, picked, &res.units);
         if (r >= 0)
                 r = context_statuses(&c, res.units, &st);
         if (r >= 0)
@@ -252,7 +231,9 @@ int portable_detach(const PortableOptions *o, const char *image, PortableResult 
         if (r < 0)
                 return r;
         for (size_t i = 0; i < c.att.n_units && !res.image; i++)
-                if (picked[i] && !(res.image = strdup(c.att.units[i].marker.image)))
+                if (picked[i] && (!(res.image = strdup(c.att.units[i].marker.image)) ||
+                                  (c.att.units[i].marker.root_hash &&
+                                   !(res.root_hash = strdup(c.att.units[i].marker.root_hash)))))
                         return -ENOMEM;
         *ret = res;
         res = (PortableResult) {};
@@ -388,6 +369,8 @@ int portable_reattach(const PortableOptions *o, const char *image, char * const 
                 return r;
         res.image = strdup(a.set.image->path);
         res.units = strv_copy(a.units);
+        if (a.set.image->root_hash && !(res.root_hash = strdup(a.set.image->root_hash)))
+                return -ENOMEM;
         if (!res.image || !res.units)
                 return -ENOMEM;
         *ret = res;

@@ -74,13 +74,22 @@ static int append_attach_args(sd_bus_message *m, const PortableOptions *o, char 
         return r < 0 ? r : bus_append_string(m, policy);
 }
 
+/* What DetachImageMatching sends after the image: prefixes, extensions, flags. */
+static int append_detach_args(sd_bus_message *m, const PortableOptions *o, char * const *prefixes) {
+        int r = bus_append_strv(m, prefixes);
+        if (r >= 0)
+                r = append_paths(m, o->extensions);
+        return r < 0 ? r : sd_bus_message_append(m, "t", portable_options_to_bus_flags(o));
+}
+
 static int change(const char *member, const PortableOptions *o, const char *image, char * const *prefixes,
                   PortableResult *ret, GraftError *err) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         int r = new_call(member, image, &m);
         if (r >= 0)
-                r = streq(member, "DetachImage") ? sd_bus_message_append(m, "t", portable_options_to_bus_flags(o))
-                                                 : append_attach_args(m, o, prefixes);
+                r = streq(member, "DetachImageMatching") ? append_detach_args(m, o, prefixes)
+                    : streq(member, "DetachImage")       ? sd_bus_message_append(m, "t", portable_options_to_bus_flags(o))
+                                                         : append_attach_args(m, o, prefixes);
         if (r < 0)
                 return r;
         r = bus_call_graftd(arg_bus, m, &reply, err);
@@ -100,14 +109,21 @@ int pctl_bus_reattach(const PortableOptions *o, const char *image, char * const 
         return change("ReattachImage", o, image, prefixes, ret, err);
 }
 
-int pctl_bus_detach(const PortableOptions *o, const char *image, PortableResult *ret, GraftError *err) {
-        return change("DetachImage", o, image, NULL, ret, err);
+int pctl_bus_detach(const PortableOptions *o, const char *image, char * const *prefixes, PortableResult *ret,
+                    GraftError *err) {
+        /* DetachImage when nothing narrows the choice: what every graftd understands. */
+        bool narrowed = strv_length(prefixes) > 0 || strv_length(o->extensions) > 0;
+        return change(narrowed ? "DetachImageMatching" : "DetachImage", o, image, prefixes, ret, err);
 }
 
 int pctl_bus_is_attached(const PortableOptions *o, const char *image, PortableState *ret, GraftError *err) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         const char *state;
-        int r = new_call("GetImageState", image, &m);
+        /* GetImageState when no extension narrows it: what every graftd understands. */
+        bool narrowed = strv_length(o->extensions) > 0;
+        int r = new_call(narrowed ? "GetImageStateMatching" : "GetImageState", image, &m);
+        if (r >= 0 && narrowed)
+                r = append_paths(m, o->extensions);
         if (r < 0)
                 return r;
         r = bus_call_graftd(arg_bus, m, &reply, err);

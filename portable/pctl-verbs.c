@@ -87,6 +87,7 @@ static int print_result(const PortableResult *res) {
         return EXIT_OK;
 }
 
+/* attach, reattach and detach: IMAGE [PREFIX…]. */
 typedef int (*AttachFn)(const PortableOptions *o, const char *image, char * const *prefixes, PortableResult *ret,
                         GraftError *err);
 
@@ -108,12 +109,7 @@ int verb_reattach(int argc, char **argv, void *userdata) {
 }
 
 int verb_detach(int argc, char **argv, void *userdata) {
-        _cleanup_graft_error_ GraftError e = GRAFT_ERROR_INIT;
-        _cleanup_(portable_result_done) PortableResult res = {};
-        int r = (arg_bus ? pctl_bus_detach : portable_detach)(&arg_options, argv[1], &res, &e);
-        if (r < 0)
-                return fail(&e, r, "cannot detach the image");
-        return print_result(&res);
+        return run_attach(arg_bus ? pctl_bus_detach : portable_detach, argc, argv, "cannot detach the image");
 }
 
 int verb_is_attached(int argc, char **argv, void *userdata) {
@@ -178,34 +174,54 @@ int verb_list(int argc, char **argv, void *userdata) {
         return r;
 }
 
+/* [{KEYS[0]: name, KEYS[1]: source, KEYS[2]: content}…] */
+static struct json_object *triples_to_json(const PortableInspectUnit *l, size_t n, const char * const keys[3]) {
+        struct json_object *a = json_object_new_array();
+        for (size_t i = 0; a && i < n; i++) {
+                struct json_object *u = json_object_new_object();
+                if (!u || json_add_string(u, keys[0], l[i].name) < 0 || json_add_string(u, keys[1], l[i].source) < 0 ||
+                    json_add_string(u, keys[2], l[i].content) < 0 || json_object_array_add(a, u) < 0)
+                        json_object_put(u);
+        }
+        return a;
+}
+
 static int inspect_json(const PortableInspection *in) {
+        static const char * const unit_keys[3] = { "name", "source", "content" };
+        static const char * const release_keys[3] = { "extension", "path", "content" };
         _cleanup_json_ struct json_object *o = json_object_new_object();
-        struct json_object *os = json_object_new_object(), *units = json_object_new_array();
-        if (!o || !os || !units) {
+        struct json_object *os = json_object_new_object();
+        struct json_object *units = triples_to_json(in->units, in->n_units, unit_keys);
+        struct json_object *releases = triples_to_json(in->extension_releases, in->n_extension_releases, release_keys);
+        if (!o || !os || !units || !releases) {
                 json_object_put(os);
                 json_object_put(units);
+                json_object_put(releases);
                 return log_oom(), EXIT_FAILED;
         }
         STRV_FOREACH_PAIR(k, v, in->os_release)
                 json_add_string(os, *k, *v);
-        for (size_t i = 0; i < in->n_units; i++) {
-                struct json_object *u = json_object_new_object();
-                if (!u || json_add_string(u, "name", in->units[i].name) < 0 ||
-                    json_add_string(u, "source", in->units[i].source) < 0 ||
-                    json_add_string(u, "content", in->units[i].content) < 0 || json_object_array_add(units, u) < 0)
-                        json_object_put(u);
-        }
         if (json_add_string(o, "image", in->image) < 0 || json_add_string(o, "name", in->name) < 0 ||
             json_add_string(o, "version", in->version) < 0 || json_add_string(o, "kind", in->kind) < 0 ||
             json_add_string(o, "rootHash", in->root_hash) < 0 || json_add_string(o, "signer", in->signer) < 0 ||
             json_add_string(o, "state", portable_state_to_string(in->state)) < 0 ||
             json_add_string(o, "osReleasePath", in->os_release_path) < 0 || json_add(o, "osRelease", os) < 0 ||
+            json_add_string(o, "osReleaseText", in->os_release_text) < 0 ||
+            json_add(o, "extensionReleases", releases) < 0 ||
             json_add(o, "extensions", strv_to_json(in->extensions)) < 0 ||
             json_add(o, "prefixes", strv_to_json(in->prefixes)) < 0 || json_add(o, "units", units) < 0 ||
             json_add(o, "plan", changes_to_json(&in->plan)) < 0)
                 return log_oom(), EXIT_FAILED;
         json_print(o, arg_json, stdout);
         return EXIT_OK;
+}
+
+/* "# Extension Release: /srv/app0.raw (/usr/lib/extension-release.d/extension-release.app0)" and the
+ * text. */
+static void print_file(const char *what, const char *path, const char *of, const char *text) {
+        printf("\n# %s: %s%s%s%s\n%s", what, of, path ? " (" : "", strempty(path), path ? ")" : "", strempty(text));
+        if (!isempty(text) && !endswith(text, "\n"))
+                putchar('\n');
 }
 
 static void inspect_text(const PortableInspection *in) {
@@ -215,18 +231,26 @@ static void inspect_text(const PortableInspection *in) {
         printf("  Root hash: %s\n", in->root_hash ? in->root_hash : "none (no verity)");
         printf("  Signed by: %s\n", in->signer ? in->signer : "nobody trusted");
         printf("      State: %s\n", portable_state_to_string(in->state));
-        STRV_FOREACH(e, in->extensions)
-                printf("  Extension: %s\n", *e);
+        for (size_t i = 0; i < in->n_extension_releases; i++)
+                printf("  Extension: %s (%s)\n", in->extension_releases[i].name, in->extension_releases[i].source);
         _cleanup_free_ char *prefixes = strv_join(in->prefixes, " ");
         printf("   Prefixes: %s\n", strempty(prefixes));
         printf("\nos-release (%s):\n", strna(in->os_release_path));
         STRV_FOREACH_PAIR(k, v, in->os_release)
                 printf("    %s=%s\n", *k, *v);
-        for (size_t i = 0; i < in->n_units; i++) {
-                printf("\n# %s (from %s)\n%s", in->units[i].name, in->units[i].source, in->units[i].content);
-                if (!endswith(in->units[i].content, "\n"))
-                        putchar('\n');
+        /* --cat: the files as they are, as portablectl's. */
+        if (arg_cat) {
+                print_file("os-release", in->os_release_path, in->image, in->os_release_text);
+                for (size_t i = 0; i < in->n_extension_releases; i++)
+                        print_file("Extension Release", in->extension_releases[i].source, in->extension_releases[i].name,
+                                   in->extension_releases[i].content);
         }
+        printf("\nUnit files:\n");
+        for (size_t i = 0; i < in->n_units; i++)
+                if (arg_cat)
+                        print_file(in->units[i].name, NULL, in->units[i].source, in->units[i].content);
+                else
+                        printf("    %s (from %s)\n", in->units[i].name, in->units[i].source);
         if (in->plan.n > 0) {
                 printf("\nattach would:\n");
                 for (size_t i = 0; i < in->plan.n; i++) {

@@ -15,6 +15,7 @@ PortableOptions arg_options = {};
 JsonFormat arg_json = JSON_OFF;
 bool arg_quiet = false;
 bool arg_legend = true;
+bool arg_cat = false;
 static ImagePolicy arg_image_policy;
 static char **arg_extensions = NULL;
 static BusTransport arg_transport = BUS_TRANSPORT_AUTO;
@@ -36,6 +37,7 @@ enum {
         ARG_NO_LEGEND,
         ARG_IMAGE_POLICY,
         ARG_DIRECT,
+        ARG_CAT,
 };
 
 static void help(void) {
@@ -45,7 +47,8 @@ static void help(void) {
                "  list                   List images and whether they are attached\n"
                "  attach IMAGE [PREFIX...]\n"
                "                         Verify IMAGE and attach its units to the host\n"
-               "  detach IMAGE           Remove the units attached from IMAGE\n"
+               "  detach IMAGE [PREFIX...]\n"
+               "                         Remove the units attached from IMAGE\n"
                "  reattach IMAGE [PREFIX...]\n"
                "                         Replace an attached version of IMAGE by this one\n"
                "  inspect IMAGE [PREFIX...]\n"
@@ -64,7 +67,10 @@ static void help(void) {
                "     --no-block          Do not wait for the jobs to finish\n"
                "     --no-reload         Never ask systemd to reload\n"
                "     --extension=IMAGE   Add an extension image (repeatable)\n"
-               "     --force             Detach units even while they are active\n"
+               "     --force             Take an extension's only release file whatever its\n"
+               "                         name (attach, reattach, inspect); attach over or\n"
+               "                         detach units that are active\n"
+               "     --cat               inspect: print the release and unit files as they are\n"
                "     --root=DIR          Work on a directory tree, offline (no systemd)\n"
                "     --direct            Do the work here, not through graftd\n"
                "  -H --host=[USER@]HOST  Through graftd on a remote host (over SSH)\n"
@@ -136,6 +142,7 @@ static int parse_argv(int argc, char **argv) {
                 { "no-legend", no_argument, NULL, ARG_NO_LEGEND },
                 { "quiet", no_argument, NULL, 'q' },
                 { "direct", no_argument, NULL, ARG_DIRECT },
+                { "cat", no_argument, NULL, ARG_CAT },
                 { "host", required_argument, NULL, 'H' },
                 { "machine", required_argument, NULL, 'M' },
                 {}
@@ -182,6 +189,9 @@ static int parse_argv(int argc, char **argv) {
                 case ARG_DIRECT:
                         arg_transport = BUS_TRANSPORT_DIRECT;
                         break;
+                case ARG_CAT:
+                        arg_cat = true;
+                        break;
                 case 'H':
                 case 'M':
                         arg_transport = c == 'H' ? BUS_TRANSPORT_REMOTE : BUS_TRANSPORT_MACHINE;
@@ -217,7 +227,7 @@ int main(int argc, char **argv) {
         static const Verb verbs[] = {
                 { "list", VERB_ANY, 1, VERB_DEFAULT, verb_list },
                 { "attach", 2, VERB_ANY, 0, verb_attach },
-                { "detach", 2, 2, 0, verb_detach },
+                { "detach", 2, VERB_ANY, 0, verb_detach },
                 { "reattach", 2, VERB_ANY, 0, verb_reattach },
                 { "inspect", 2, VERB_ANY, 0, verb_inspect },
                 { "is-attached", 2, 2, 0, verb_is_attached },

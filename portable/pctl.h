@@ -11,6 +11,7 @@ extern PortableOptions arg_options;
 extern JsonFormat arg_json;
 extern bool arg_quiet;
 extern bool arg_legend;
+extern bool arg_cat;
 /* The bus graftd is reachable on (pctl-bus.c), or NULL: the work is done in-process. */
 extern sd_bus *arg_bus;
 /* graftd runs on this machine (not -H, -M): relative paths are made absolute before sending. */
@@ -30,7 +31,8 @@ int pctl_bus_attach(const PortableOptions *o, const char *image, char * const *p
                     GraftError *err);
 int pctl_bus_reattach(const PortableOptions *o, const char *image, char * const *prefixes, PortableResult *ret,
                       GraftError *err);
-int pctl_bus_detach(const PortableOptions *o, const char *image, PortableResult *ret, GraftError *err);
+int pctl_bus_detach(const PortableOptions *o, const char *image, char * const *prefixes, PortableResult *ret,
+                    GraftError *err);
 int pctl_bus_is_attached(const PortableOptions *o, const char *image, PortableState *ret, GraftError *err);
 int pctl_bus_list(const PortableOptions *o, PortableImageInfo **ret, size_t *ret_n, GraftError *err);
 int pctl_bus_inspect(const PortableOptions *o, const char *image, char * const *prefixes, PortableInspection *ret,

@@ -159,7 +159,14 @@ int portable_image_load(const char *root, const char *name_or_path, bool extensi
         if (r < 0)
                 return r;
         _cleanup_(image_metadata_done) ImageMetadata m = {};
-        r = image_metadata_read(img->fs, extension ? img->name : NULL, &m, err);
+        /* An extension's release file is named after it, or after it without its version
+         * (app0_1.0.raw: extension-release.app0_1.0, then extension-release.app0), as systemd
+         * strips the version from the name it looks for. */
+        _cleanup_free_ char *family = portable_name_family(img->name);
+        char *names[] = { img->name, family && !streq(family, img->name) ? family : NULL, NULL };
+        if (!family)
+                return -ENOMEM;
+        r = image_metadata_read_full(img->fs, extension ? names : NULL, o->force ? IMAGE_RELEASE_ANY_NAME : 0, &m, err);
         if (r < 0)
                 return graft_error_prefix(err, r, "%s", img->path);
         if (extension) {
@@ -167,8 +174,11 @@ int portable_image_load(const char *root, const char *name_or_path, bool extensi
                 img->release_path = TAKE_PTR(m.extension_release_path);
                 if (!img->release)
                         return graft_error_set(err, -ENOENT, GRAFT_ERROR_MISSING_FILE,
-                                               "extension %s has no /usr/lib/extension-release.d/extension-release.%s",
-                                               img->path, img->name);
+                                               "extension %s has no /usr/lib/extension-release.d/extension-release.%s%s%s%s, "
+                                               "and no release file marked user.extension-release.strict=false%s",
+                                               img->path, img->name, names[1] ? " (nor extension-release." : "",
+                                               strempty(names[1]), names[1] ? ")" : "",
+                                               o->force ? " nor any other" : "; --force takes the only one it has, whatever its name");
         } else {
                 img->release = TAKE_PTR(m.os_release);
                 img->release_path = TAKE_PTR(m.os_release_path);

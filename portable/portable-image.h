@@ -62,6 +62,7 @@ int portable_image_set_load(const char *root, const PortableOptions *o, const ch
                             PortableImageSet *ret, GraftError *err);
 
 /* For --copy=symlink: the unit's file on the host (inside the root), symlinks inside the image
- * resolved inside the image. Only for directory images; -EMEDIUMTYPE with a message otherwise. */
+ * resolved inside the image. Only for units of directory images (attach copies the others);
+ * -EMEDIUMTYPE with a message otherwise. */
 int portable_unit_link_source(const char *root, const PortableImageSet *s, const PortableUnit *u, char **ret,
                               GraftError *err);

@@ -226,7 +226,16 @@ int portable_inspection_append(sd_bus_message *m, const PortableInspection *in) 
                 r = sd_bus_message_close_container(m);
         if (r >= 0)
                 r = portable_changes_append(m, &in->plan);
-        return r < 0 ? r : bus_append_string(m, portable_state_to_string(in->state));
+        if (r >= 0)
+                r = bus_append_string(m, portable_state_to_string(in->state));
+        if (r >= 0)
+                r = bus_append_string(m, in->os_release_text);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "(sss)");
+        for (size_t i = 0; r >= 0 && i < in->n_extension_releases; i++)
+                r = append_triple(m, in->extension_releases[i].name, in->extension_releases[i].source,
+                                  in->extension_releases[i].content);
+        return r < 0 ? r : sd_bus_message_close_container(m);
 }
 
 static int read_unit(sd_bus_message *m, void *item) {
@@ -278,6 +287,11 @@ int portable_inspection_read(sd_bus_message *m, PortableInspection *ret) {
                 r = portable_changes_read(m, &in.plan);
         if (r >= 0)
                 r = read_state(m, &in.state);
+        if (r >= 0)
+                r = bus_read_string(m, &in.os_release_text);
+        if (r >= 0)
+                r = bus_read_struct_array(m, "(sss)", (void **) &in.extension_releases, &in.n_extension_releases,
+                                          sizeof(PortableInspectUnit), read_unit);
         if (r < 0)
                 return r;
         if (!in.image || !in.name)

@@ -83,6 +83,7 @@ typedef struct PortableOptions {
 /* What an operation did. */
 typedef struct PortableResult {
         char *image;           /* the image path (inside the root) */
+        char *root_hash;       /* its verified root hash (detach: recorded at attach); NULL: no verity */
         char **units;          /* the units attached / detached / reattached */
         PortableChanges changes;
         char **started, **stopped, **restarted; /* jobs queued (and waited for unless no_block) */
@@ -103,8 +104,15 @@ void portable_result_done(PortableResult *r);
 int portable_attach(const PortableOptions *o, const char *image, char * const *prefixes, PortableResult *ret,
                     GraftError *err);
 
-/* Stops (--now) or refuses active units (unless --force), removes exactly what attach created. */
-int portable_detach(const PortableOptions *o, const char *image, PortableResult *ret, GraftError *err);
+/* Selects the attached units of image (a name or a path): those attached with every extension of
+ * o->extensions (names or paths), and of them those matching prefixes (as attach selects; NULL or
+ * empty: all). Without prefixes the units must be one attachment's (what one attach made: one image
+ * with one list of extensions); when two services are attached on one base image through
+ * different extensions, naming the base alone is refused (-ENOTUNIQ, GRAFT_ERROR_INVALID_ARGUMENT,
+ * naming each attachment and how to name one) and nothing is removed. Then stops (--now) or
+ * refuses active units (unless --force), and removes exactly what attach created for them. */
+int portable_detach(const PortableOptions *o, const char *image, char * const *prefixes, PortableResult *ret,
+                    GraftError *err);
 
 /* Replaces an attached image of the same name (foo_1.raw → foo_2.raw): the new files are put in
  * place first, then systemd reloads and the units that were running are restarted. */
@@ -130,7 +138,9 @@ typedef enum PortableState {
 /* "detached", "attached", "attached-runtime", "enabled", … as portablectl prints them. */
 const char *portable_state_to_string(PortableState s);
 
-/* The state of an image: by path exactly, by name through the marker's image name. */
+/* The state of an image: by path exactly, by name through the marker's image name; with
+ * o->extensions, of its units attached with every one of them (names or paths), as portablectl
+ * is-attached --extension. */
 int portable_is_attached(const PortableOptions *o, const char *image, PortableState *ret, GraftError *err);
 
 /* An image in the search directories or attached (list). */
@@ -163,7 +173,12 @@ typedef struct PortableInspection {
         const char *kind;        /* "gpt", "file-system", "directory" */
         char **os_release;
         char *os_release_path;
+        char *os_release_text;   /* the file as it is */
         char **extensions;       /* paths */
+        /* One per extension: name = the extension's path, source = its release file inside it (the
+         * one that stood in for its name, when another did), content = the file as it is. */
+        PortableInspectUnit *extension_releases;
+        size_t n_extension_releases;
         char **prefixes;
         PortableInspectUnit *units;
         size_t n_units;

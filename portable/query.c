@@ -62,16 +62,11 @@ int portable_is_attached(const PortableOptions *o, const char *image, PortableSt
         int r = context_init(&c, o, NULL, NULL, err);
         if (r < 0)
                 return r;
-        _cleanup_free_ char *path = NULL;
         _cleanup_free_ bool *picked = calloc(c.att.n_units + 1, sizeof(bool));
         if (!picked)
                 return -ENOMEM;
-        r = context_match_path(&c, image, &path);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < c.att.n_units; i++)
-                picked[i] = attached_unit_matches(&c.att.units[i], image, path);
-        return units_state(&c, picked, ret);
+        r = context_pick_attached(&c, image, picked);
+        return r < 0 ? r : units_state(&c, picked, ret);
 }
 
 void portable_image_infos_free(PortableImageInfo *l, size_t n) {
@@ -186,6 +181,15 @@ int portable_list(const PortableOptions *o, PortableImageInfo **ret, size_t *ret
         return 0;
 }
 
+static void inspect_units_free(PortableInspectUnit *u, size_t n) {
+        for (size_t k = 0; k < n; k++) {
+                free(u[k].name);
+                free(u[k].source);
+                free(u[k].content);
+        }
+        free(u);
+}
+
 void portable_inspection_done(PortableInspection *i) {
         if (!i)
                 return;
@@ -196,20 +200,39 @@ void portable_inspection_done(PortableInspection *i) {
         free(i->signer);
         strv_free(i->os_release);
         free(i->os_release_path);
+        free(i->os_release_text);
         strv_free(i->extensions);
         strv_free(i->prefixes);
-        for (size_t k = 0; k < i->n_units; k++) {
-                free(i->units[k].name);
-                free(i->units[k].source);
-                free(i->units[k].content);
-        }
-        free(i->units);
+        inspect_units_free(i->units, i->n_units);
+        inspect_units_free(i->extension_releases, i->n_extension_releases);
         portable_changes_done(&i->plan);
         *i = (PortableInspection) {};
 }
 
-static int take_set(PortableImageSet *s, PortableInspection *in) {
+/* The release file of an image, as it is (inspect --cat). */
+static int release_text(PortableImage *img, char **ret, GraftError *err) {
+        int r = image_fs_read_file(img->fs, img->release_path, 64 * 1024, ret, NULL, err);
+        return r < 0 ? graft_error_prefix(err, r, "%s", img->path) : 0;
+}
+
+static int take_set(PortableImageSet *s, PortableInspection *in, GraftError *err) {
         PortableImage *img = s->image;
+        int r = release_text(img, &in->os_release_text, err);
+        if (r < 0)
+                return r;
+        in->extension_releases = calloc(s->n_extensions + 1, sizeof(*in->extension_releases));
+        if (!in->extension_releases)
+                return -ENOMEM;
+        for (size_t k = 0; k < s->n_extensions; k++, in->n_extension_releases++) {
+                PortableInspectUnit *e = &in->extension_releases[k];
+                r = release_text(s->extensions[k], &e->content, err);
+                if (r < 0)
+                        return r;
+                e->name = strdup(s->extensions[k]->path);
+                e->source = strdup(s->extensions[k]->release_path);
+                if (!e->name || !e->source)
+                        return -ENOMEM;
+        }
         in->image = TAKE_PTR(img->path);
         in->name = TAKE_PTR(img->name);
         in->version = TAKE_PTR(img->version);
@@ -274,7 +297,7 @@ int portable_inspect(const PortableOptions *o, const char *image, char * const *
                 picked[i] = streq(c.att.units[i].marker.image, set.image->path);
         r = units_state(&c, picked, &in.state);
         if (r >= 0)
-                r = take_set(&set, &in);
+                r = take_set(&set, &in, err);
         if (r < 0)
                 return r;
         *ret = in;

@@ -14,6 +14,8 @@
 #include <sqfs/inode.h>
 #include <sqfs/io.h>
 #include <sqfs/super.h>
+#include <sqfs/xattr.h>
+#include <sqfs/xattr_reader.h>
 
 #include "escape.h"
 #include "fileio.h"
@@ -42,6 +44,7 @@ struct SquashfsReader {
         sqfs_compressor_t *cmp;
         sqfs_dir_reader_t *dir;
         sqfs_data_reader_t *data;
+        sqfs_xattr_reader_t *xattr; /* loaded on first use */
 };
 
 static int range_file_read_at(sqfs_file_t *base, sqfs_u64 pos, void *buffer, size_t n) {
@@ -128,6 +131,7 @@ static int reader_error(SquashfsReader *r, int sqfs_err, GraftError *err, const 
 SquashfsReader *squashfs_reader_free(SquashfsReader *r) {
         if (!r)
                 return NULL;
+        sqfs_destroy(r->xattr);
         sqfs_destroy(r->data);
         sqfs_destroy(r->dir);
         sqfs_destroy(r->cmp);
@@ -438,6 +442,81 @@ int squashfs_read_file(SquashfsReader *r, const char *path, size_t max, char **r
         if (ret_size)
                 *ret_size = size;
         return 0;
+}
+
+/* The xattr tables, bounded as the fragment table is: libsquashfs allocates by the id count the
+ * table header claims, and each id takes 16 bytes of the file system. */
+static int load_xattrs(SquashfsReader *r, GraftError *err) {
+        if (r->xattr)
+                return 0;
+        sqfs_xattr_id_table_t head;
+        uint64_t at = r->super.xattr_id_table_start;
+        if (at != UINT64_MAX && !(r->super.flags & SQFS_FLAG_NO_XATTRS)) {
+                int k = r->file->base.read_at(&r->file->base, at, &head, sizeof(head));
+                if (k != 0)
+                        return reader_error(r, k, err, "reading the squashfs xattr table");
+                if ((uint64_t) le32toh(head.xattr_ids) * 16 > r->super.bytes_used)
+                        return graft_error_set(err, -EBADMSG, GRAFT_ERROR_BAD_IMAGE,
+                                               "%s: squashfs xattr table claims %" PRIu32 " entries, more than its %"
+                                               PRIu64 " bytes can hold", r->what, le32toh(head.xattr_ids),
+                                               (uint64_t) r->super.bytes_used);
+        }
+        r->xattr = sqfs_xattr_reader_create(0);
+        if (!r->xattr)
+                return -ENOMEM;
+        int k = sqfs_xattr_reader_load(r->xattr, &r->super, &r->file->base, r->cmp);
+        if (k != 0) {
+                sqfs_destroy(r->xattr);
+                r->xattr = NULL;
+                return reader_error(r, k, err, "reading the squashfs xattr table");
+        }
+        return 0;
+}
+
+/* Looks for key (with its prefix) among the pairs of desc. */
+static int find_xattr(SquashfsReader *r, const sqfs_xattr_id_t *desc, const char *key, char **ret, GraftError *err) {
+        int k = sqfs_xattr_reader_seek_kv(r->xattr, desc);
+        for (sqfs_u32 i = 0; k == 0 && i < desc->count; i++) {
+                sqfs_xattr_entry_t *e = NULL;
+                sqfs_xattr_value_t *v = NULL;
+                if ((k = sqfs_xattr_reader_read_key(r->xattr, &e)) != 0)
+                        break;
+                k = sqfs_xattr_reader_read_value(r->xattr, e, &v);
+                /* libsquashfs hands keys back with their prefix ("user.") put back in front of the
+                 * e->size bytes stored. */
+                const char *prefix = sqfs_get_xattr_prefix(e->type & SQFS_XATTR_PREFIX_MASK);
+                size_t n = prefix ? strlen(prefix) + e->size : 0;
+                bool hit = k == 0 && prefix && strlen(key) == n && memcmp(key, e->key, n) == 0;
+                char *copy = hit ? strndup((const char *) v->value, v->size) : NULL;
+                sqfs_free(e);
+                sqfs_free(v);
+                if (hit)
+                        return copy ? (*ret = copy, 0) : -ENOMEM;
+        }
+        return k != 0 ? reader_error(r, k, err, "reading squashfs extended attributes") : -ENODATA;
+}
+
+int squashfs_get_xattr(SquashfsReader *r, const char *path, const char *key, char **ret, GraftError *err) {
+        sqfs_inode_generic_t *inode = NULL;
+        r->file->fault = 0;
+        int k = resolve_path(r, path, &inode, err);
+        if (k < 0)
+                return k;
+        sqfs_u32 idx = 0xFFFFFFFF;
+        k = sqfs_inode_get_xattr_index(inode, &idx);
+        sqfs_free(inode);
+        if (k != 0)
+                return reader_error(r, k, err, "reading the inode of %s", path);
+        if (idx == 0xFFFFFFFF)
+                return -ENODATA;
+        k = load_xattrs(r, err);
+        if (k < 0)
+                return k;
+        sqfs_xattr_id_t desc;
+        k = sqfs_xattr_reader_get_desc(r->xattr, idx, &desc);
+        if (k != 0)
+                return reader_error(r, k, err, "reading the extended attributes of %s", path);
+        return find_xattr(r, &desc, key, ret, err);
 }
 
 void squashfs_entries_free(SquashfsEntry *e, size_t n) {

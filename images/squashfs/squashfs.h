@@ -33,6 +33,11 @@ void squashfs_entries_free(SquashfsEntry *e, size_t n);
 int squashfs_read_file(SquashfsReader *r, const char *path, size_t max, char **ret, size_t *ret_size,
                        GraftError *err);
 
+/* Reads the extended attribute key ("user.NAME", "trusted.NAME", "security.NAME") of path
+ * (symlinks followed as above) as a string: -ENODATA (no record) when it has none, -ENOENT (no
+ * record) when path does not exist. */
+int squashfs_get_xattr(SquashfsReader *r, const char *path, const char *key, char **ret, GraftError *err);
+
 /* Lists a directory (symlinks in path followed as above), sorted by name. An entry whose name is
  * not a safe file name (".", "..", empty, containing '/' or NUL) is -EBADMSG with a message naming
  * the directory and the name, non-printable bytes escaped as \xNN. size is the file size for

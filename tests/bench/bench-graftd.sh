@@ -96,7 +96,7 @@ s=$(cut -d' ' -f1 "$T/second" | median)
 sg=$(cut -d' ' -f2 "$T/second" | median)
 d=$(median <"$T/direct")
 p=$(median <"$T/portablectl")
-echo "systemd $(C systemctl --version | head -n1 | awk '{ print $2 }'), ${size} MiB image, $runs runs, medians in ms (attach only):"
+echo "systemd $(C systemctl --version | awk 'NR == 1 { print $2 }'), ${size} MiB image, $runs runs, medians in ms (attach only):"
 printf '%-38s %8s %8s\n' "" wall graftd
 printf '%-38s %8s %8s\n' "pctl through graftd, first attach" "$f" "$fg"
 printf '%-38s %8s %8s\n' "pctl through graftd, second attach" "$s" "$sg"

@@ -55,7 +55,7 @@ assert_eq "$(C systemctl show -p Type --value graftd.service)" notify
 assert_eq "$(C systemctl show -p StatusText --value graftd.service)" "Serving org.graft.Manager1"
 C journalctl -u graftd.service -o cat --no-pager >"$T/journal.txt"
 assert_contains "$T/journal.txt" "AttachImage webdemo (uid 0): done in"
-C journalctl -u graftd.service -p info -o verbose --no-pager | grep -q "PRIORITY=6" ||
+grep -q "PRIORITY=6" <<<"$(C journalctl -u graftd.service -p info -o verbose --no-pager)" ||
         fail "graftd's lines did not reach the journal with their priority"
 assert_eq "$(C systemctl is-active webdemo.service)" active
 for _ in $(seq 50); do C timeout 2 busybox wget -q -O- http://127.0.0.1:8080/ >"$T/page.html" 2>/dev/null && break; sleep 0.1; done
@@ -96,7 +96,7 @@ assert_contains "$T/merge.txt" "Merged extensions into '/usr'."
 assert_eq "$(C graft-hello)" "hello from an extension"
 C "$SEXTCTL" status >"$T/status.txt"
 assert_contains "$T/status.txt" "hello"
-C journalctl -u graftd.service -o cat --no-pager | grep -q "Merge sysext (uid 0): done in" || fail "the merge did not go through graftd"
+grep -q "Merge sysext (uid 0): done in" <<<"$(C journalctl -u graftd.service -o cat --no-pager)" || fail "the merge did not go through graftd"
 C "$SEXTCTL" unmerge >/dev/null
 C test ! -e /usr/bin/graft-hello || fail "unmerge through graftd left the extension"
 # The same from outside, with -M.
@@ -110,7 +110,7 @@ C "$PCTL" detach --now webdemo >"$T/out.txt"
 assert_contains "$T/out.txt" "Stopped webdemo.service."
 for _ in $(seq 100); do [[ $(C systemctl is-active graftd.service || true) == inactive ]] && break; sleep 0.1; done
 assert_eq "$(C systemctl is-active graftd.service || true)" inactive
-C journalctl -u graftd.service -o cat --no-pager | grep -q "No requests for 3 s, exiting." || fail "no idle exit in the journal"
+grep -q "No requests for 3 s, exiting." <<<"$(C journalctl -u graftd.service -o cat --no-pager)" || fail "no idle exit in the journal"
 assert_eq "$(C systemctl show -p Result --value graftd.service)" success
 assert_eq "$(C "$PCTL" is-attached webdemo || true)" detached
 assert_eq "$(C systemctl is-active graftd.service)" active

@@ -56,16 +56,22 @@ chmod 0644 "$P/other.raw"
 mkdir -p "$T/nobody-out"
 chown 65534 "$T/nobody-out"
 
-# 3. Writable by root only now, but uid 65534 still holds a shared writable mapping it took while
-# it could: refused while the mapping lives, accepted once it is gone.
-chmod 0666 "$P/other.raw"
-# (setpriv itself in the background, not the as_nobody function: $! is then the mapping's holder)
-setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 -c '
+# hold_mapping: uid 65534 maps other.raw shared and writable (while it may) and keeps it; $holder.
+hold_mapping() {
+        rm -f "$T/nobody-out/mapped"
+        # (setpriv itself in the background, not the as_nobody function: $! is then the mapping's holder)
+        setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 -c '
 import mmap, sys, time
 f = open(sys.argv[1], "r+b"); m = mmap.mmap(f.fileno(), 0); f.close()
 open(sys.argv[2], "w").close(); time.sleep(60)' "$P/other.raw" "$T/nobody-out/mapped" &
-holder=$!
-for ((i = 0; i < 100; i++)); do [[ -e $T/nobody-out/mapped ]] && break; sleep 0.05; done
+        holder=$!
+        for ((i = 0; i < 100; i++)); do [[ -e $T/nobody-out/mapped ]] && break; sleep 0.05; done
+}
+
+# 3. Writable by root only now, but uid 65534 still holds a shared writable mapping it took while
+# it could: refused while the mapping lives, accepted once it is gone.
+chmod 0666 "$P/other.raw"
+hold_mapping
 chmod 0644 "$P/other.raw"
 run_expect 6 "$P/other.raw is open for writing by another process" "$PCTL" attach other
 run_expect 6 "$P/other.raw is open for writing by another process" "$PCTL" --root="$R" attach other
@@ -73,6 +79,22 @@ kill "$holder"
 wait "$holder" 2>/dev/null || true
 "$PCTL" attach other >/dev/null || fail "other could not be attached once the mapping was gone"
 "$PCTL" detach other >/dev/null
+assert_host_unchanged "$T/before"
+
+# 3b. A read-write loop device over the image is a writer root made (systemd 252 attaches the images
+# of a running portable service so): accepted, for reattach and inspect of a running service. A
+# read-only loop device excuses nobody: uid 65534's mapping is refused beside it.
+loop=$(losetup -f --show "$P/other.raw") || skip "no loop device to be had"
+"$PCTL" --root="$R" inspect other >/dev/null || { losetup -d "$loop"; fail "an image under a read-write loop device was refused"; }
+losetup -d "$loop"
+loop=$(losetup -r -f --show "$P/other.raw") || skip "no loop device to be had"
+chmod 0666 "$P/other.raw"
+hold_mapping
+chmod 0644 "$P/other.raw"
+run_expect 6 "$P/other.raw is open for writing by another process" "$PCTL" --root="$R" attach other
+kill "$holder"
+wait "$holder" 2>/dev/null || true
+losetup -d "$loop"
 assert_host_unchanged "$T/before"
 
 # 4. A NAME.verity sidecar of another owner, next to a bare squashfs that only root can write.

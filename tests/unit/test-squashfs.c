@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The squashfs reader: the oracle tree written by squashfs_write_tree and read back in place
  * (inside a bigger file), and images made by mksquashfs, including hostile byte-patched ones. */
+#include <sys/xattr.h>
+
 #include "test-tree.h"
 
 /* The test tree written as xz into a bigger file, at 1 MiB with junk around it, and opened. */
@@ -392,6 +394,55 @@ TEST(check_tree_loops_and_depth) {
         squashfs_reader_free(r);
         close(fd);
 
+        scratch_remove(scratch);
+}
+
+/* Extended attributes (user.extension-release.strict is read this way): found by their full key,
+ * absent ones -ENODATA, and a forged id count refused before libsquashfs allocates by it. */
+TEST(reader_xattrs) {
+        char *scratch = scratch_new();
+        _cleanup_free_ char *src = pathf("%s/xsrc", scratch), *img = pathf("%s/x.sqfs", scratch);
+        _cleanup_free_ char *marked = pathf("%s/xsrc/marked", scratch), *plain = pathf("%s/xsrc/plain", scratch);
+        ASSERT_OK(mkdir(src, 0755));
+        write_file(marked, "ID=x\n", 5, 0644);
+        write_file(plain, "ID=y\n", 5, 0644);
+        ASSERT_OK(setxattr(marked, "user.extension-release.strict", "false", 5, 0));
+        ASSERT_OK(setxattr(marked, "user.other", "1", 1, 0));
+        ASSERT_EQ(run("mksquashfs '%s' '%s' -noappend -noI -noD -noF -noX -quiet -no-progress >/dev/null 2>&1", src,
+                      img), 0);
+        GraftError e = {};
+        int fd, k;
+        SquashfsReader *r = open_image(img, &fd, 0, &e, &k);
+        ASSERT_OK(k);
+        char *v = NULL;
+        ASSERT_OK(squashfs_get_xattr(r, "/marked", "user.extension-release.strict", &v, &e));
+        ASSERT_STREQ(v, "false");
+        free(v);
+        ASSERT_ERRNO(squashfs_get_xattr(r, "/marked", "user.extension-release", &v, &e), -ENODATA);
+        ASSERT_ERRNO(squashfs_get_xattr(r, "/marked", "trusted.extension-release.strict", &v, &e), -ENODATA);
+        ASSERT_ERRNO(squashfs_get_xattr(r, "/plain", "user.extension-release.strict", &v, &e), -ENODATA);
+        ASSERT_ERRNO(squashfs_get_xattr(r, "/missing", "user.extension-release.strict", &v, &e), -ENOENT);
+        ASSERT_TRUE(!e.message);
+        squashfs_reader_free(r);
+        close(fd);
+
+        /* The xattr id table's count (at its start + 8) forged to 2^31 - 1. */
+        _cleanup_free_ char *d = NULL;
+        size_t size;
+        read_whole(img, &d, &size);
+        uint64_t at = super_u64(d, 56);
+        ASSERT_TRUE(at + 16 <= size);
+        uint32_t forged = htole32(0x7fffffff);
+        memcpy(d + at + 8, &forged, sizeof(forged));
+        write_file(img, d, size, 0644);
+        r = open_image(img, &fd, 0, &e, &k);
+        ASSERT_OK(k);
+        ASSERT_ERRNO(squashfs_get_xattr(r, "/marked", "user.extension-release.strict", &v, &e), -EBADMSG);
+        ASSERT_MESSAGE_CONTAINS(&e, "partition 1: squashfs xattr table claims 2147483647 entries, more than its ");
+        ASSERT_STREQ(e.name, GRAFT_ERROR_BAD_IMAGE);
+        graft_error_done(&e);
+        squashfs_reader_free(r);
+        close(fd);
         scratch_remove(scratch);
 }
 

@@ -40,7 +40,7 @@ cp "$GRAFT_SOURCE_DIR/tests/vm/guest/report.sh" "$P/report.sh"
 root_hash=$("$GRAFT_IMAGE" inspect --json=short "$examples/webdemo.raw" |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["rootHash"])') || fail "cannot read the root hash"
 pctl_direct=
-"$PCTL" --help | grep -q -- '--direct' && pctl_direct=--direct
+grep -q -- '--direct' <<<"$("$PCTL" --help)" && pctl_direct=--direct
 cat >"$P/env" <<ENV
 PCTL=/graft/bin/pctl
 PCTL_DIRECT=$pctl_direct

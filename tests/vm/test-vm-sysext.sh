@@ -46,7 +46,7 @@ PY
 printf "$(printf '\\%03o' "$byte")" >"$T/payload/corrupt.byte"
 
 sextctl_direct=
-"$SEXTCTL" --help | grep -q -- '--direct' && sextctl_direct=--direct
+grep -q -- '--direct' <<<"$("$SEXTCTL" --help)" && sextctl_direct=--direct
 cat >"$T/payload/env" <<EOF
 GRAFT_IMAGE=/graft/bin/graft-image
 SEXTCTL=/graft/bin/sextctl

@@ -31,6 +31,7 @@ fleet_boot() {
                         state=$(nsenter -t "$leader" -a systemctl is-system-running 2>/dev/null || true)
                         if [[ $state == running || $state == degraded ]]; then
                                 FLEET_LEADER[$name]=$leader
+                                nspawn_loop_nodes "$leader"
                                 return 0
                         fi
                 fi

@@ -54,11 +54,11 @@ nspawn_mirror() {
                                 }
                                 if (ok && uri != "") { print uri; exit }
                         }' "$f"
-        done | head -n1 | grep . && return 0
+        done | awk 'NR == 1 { print; found = 1 } END { exit !found }' && return 0
         for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
                 [[ -r $f ]] || continue
                 awk -v suite="$NSPAWN_SUITE" '$1 == "deb" { u = ""; for (i = 2; i <= NF; i++) { if ($i ~ /^\[/) { while ($i !~ /\]$/) i++; continue } if (u == "") { u = $i; continue } if ($i == suite) { print u; exit } break } }' "$f"
-        done | head -n1 | grep .
+        done | awk 'NR == 1 { print; found = 1 } END { exit !found }'
 }
 
 # The cached root for the package set: built once (≈2–3 min), then reused. Prints its path.
@@ -121,8 +121,27 @@ nspawn_loop_binds() {
         echo --bind=/dev/loop-control
 }
 
+# nspawn_loop_nodes [LEADER]: loop device nodes in the container (of PID LEADER, default
+# NSPAWN_LEADER) for every number the kernel may hand out (0–1023), with the kernel's minor numbers
+# (loop.max_part shifts them). The container's /dev has only the nodes bound at boot, while
+# LOOP_CTL_GET_FREE answers with the lowest free number of the whole machine, which other users of
+# loop devices push past those: systemd 252 (portabled, RootImage=, systemd-dissect)
+# then retries 64 times and fails with EBUSY ("AttachImage failed: Device or resource busy"), or
+# succeeds seconds late; graft creates a missing node itself.
+nspawn_loop_nodes() {
+        nsenter -t "${1:-$NSPAWN_LEADER}" -a sh -c '
+                shift=0 max=$(cat /sys/module/loop/parameters/max_part 2>/dev/null || echo 0)
+                while [ "$max" -gt 0 ] && [ $((1 << shift)) -le "$max" ]; do shift=$((shift + 1)); done
+                i=0
+                while [ $i -lt 1024 ]; do
+                        [ -e /dev/loop$i ] || mknod -m 0660 /dev/loop$i b 7 $((i << shift)) || exit 1
+                        i=$((i + 1))
+                done' || fail "cannot create the loop device nodes in the container"
+}
+
 # nspawn_boot ROOT NAME [NSPAWN_ARGS…]: boots ROOT in the background and waits until systemd has
-# finished starting up (running or degraded), at most 90 s.
+# finished starting up (running or degraded), at most 90 s; then gives it the loop device nodes
+# (nspawn_loop_nodes).
 nspawn_boot() {
         local root=$1 name=$2 i state loops
         shift 2
@@ -144,7 +163,7 @@ nspawn_boot() {
                 if [[ -n $NSPAWN_LEADER ]]; then
                         state=$(nsenter -t "$NSPAWN_LEADER" -a systemctl is-system-running 2>/dev/null || true)
                         case $state in
-                        running|degraded) return 0 ;;
+                        running|degraded) nspawn_loop_nodes; return 0 ;;
                         esac
                 fi
                 sleep 0.1

@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Shared setup of the graftd tests, sourced after tests/lib/lib.sh (private mount namespace, $T):
 # a private system bus (dbus-daemon) whose policy is a system bus's (method calls denied unless a
-# policy file allows them) plus graft's own daemon/org.graft.Manager1.conf, a scratch root $R like
-# the pctl and sextctl tests use, and graftd serving that root on that bus. Nothing touches the
-# machine's /usr, /etc, /run or its system bus.
+# policy file allows them) plus graft's own daemon/org.graft.Manager1.conf and
+# org.graft.portable1.conf (in the order system.d is read), a scratch root $R like the pctl and
+# sextctl tests use, and graftd serving that root on that bus. Nothing touches the machine's /usr,
+# /etc, /run or its system bus.
 #
 #   bus_start [EXTRA-POLICY-XML]   starts dbus-daemon; exports DBUS_SYSTEM_BUS_ADDRESS
 #   graftd_start [ARGS…]           starts graftd --root=$R and waits for its name
@@ -56,6 +57,7 @@ bus_start() {
   </policy>
   ${1:-}
   <include>$GRAFT_SOURCE_DIR/daemon/org.graft.Manager1.conf</include>
+  <include>$GRAFT_SOURCE_DIR/daemon/org.graft.portable1.conf</include>
 </busconfig>
 EOF
         dbus-daemon --config-file="$BUS_DIR/bus.conf" --fork --print-pid=3 3>"$BUS_DIR/pid" ||
@@ -80,8 +82,8 @@ graftd_cleanup() {
 trap graftd_cleanup EXIT
 
 name_owned() {
-        busctl --system call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus NameHasOwner s \
-                org.graft.Manager1 2>/dev/null | grep -q true
+        grep -q true <<<"$(busctl --system call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus \
+                NameHasOwner s org.graft.Manager1 2>/dev/null)"
 }
 
 graftd_start() {

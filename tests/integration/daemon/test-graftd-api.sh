@@ -49,13 +49,13 @@ assert_eq "$(prop Manager1 Root)" "s \"$R\""
 assert_eq "$(prop Manager1 Version)" "s \"$("$PCTL" --version | cut -d' ' -f2)\""
 assert_eq "$(prop Manager1 PortableSearchPaths)" \
         'as 5 "/etc/portables" "/run/portables" "/var/lib/portables" "/usr/local/lib/portables" "/usr/lib/portables"'
-prop Manager1 Profiles | grep -q '"default" "nonetwork" "strict" "trusted"' || fail "Profiles: $(prop Manager1 Profiles)"
+grep -q '"default" "nonetwork" "strict" "trusted"' <<<"$(prop Manager1 Profiles)" || fail "Profiles: $(prop Manager1 Profiles)"
 assert_eq "$(prop Manager1 Operations)" "u 0"
 assert_eq "$(prop Manager1 VerificationCache)" "(tttt) 0 0 0 0"
 assert_eq "$(prop Extensions1 SysextHierarchies)" 'as 2 "/usr" "/opt"'
 assert_eq "$(prop Extensions1 ConfextHierarchies)" 'as 1 "/etc"'
 assert_eq "$(prop Extensions1 SysextSearchPaths)" 'as 3 "/etc/extensions" "/run/extensions" "/var/lib/extensions"'
-prop Extensions1 ConfextSearchPaths | grep -q '"/var/lib/confexts"' || fail "ConfextSearchPaths"
+grep -q '"/var/lib/confexts"' <<<"$(prop Extensions1 ConfextSearchPaths)" || fail "ConfextSearchPaths"
 
 # A second client watching the signals.
 gdbus monitor --system --dest org.graft.Manager1 >"$T/signals" 2>&1 &
@@ -172,10 +172,10 @@ gcall_error $E.MissingFile "has no /usr/lib/extension-release.d/extension-releas
 gcall_error $E.Incompatible "ID=fedora" Manager1.AttachImage demo "@as []" "" "" 0 "['fed']" ""
 gcall_error $E.NotSupported "is a block device; mark it read-only with blockdev --setro" Manager1.MarkImageReadOnly blk true
 call Manager1 MarkImageReadOnly sb dirimg true >/dev/null
-lsattr -d "$R/var/lib/portables/dirimg" | grep -q "^----i" || fail "MarkImageReadOnly did not make dirimg immutable"
+grep -q "^----i" <<<"$(lsattr -d "$R/var/lib/portables/dirimg")" || fail "MarkImageReadOnly did not make dirimg immutable"
 gcall_error $E.IO "cannot remove" Manager1.RemoveImage dirimg
 call Manager1 MarkImageReadOnly sb dirimg false >/dev/null
-lsattr -d "$R/var/lib/portables/dirimg" | grep -q "^----i" && fail "MarkImageReadOnly did not clear the immutable attribute"
+grep -q "^----i" <<<"$(lsattr -d "$R/var/lib/portables/dirimg")" && fail "MarkImageReadOnly did not clear the immutable attribute"
 call Manager1 AttachImage sassstass demo 0 "" "" 0 0 "" >/dev/null
 gcall_error $E.Conflict "image /var/lib/portables/demo.raw is attached already" \
         Manager1.AttachImage demo "@as []" "" "" 0 "@as []" ""

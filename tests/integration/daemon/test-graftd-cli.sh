@@ -99,6 +99,7 @@ change 0 "undo_p demo" "$P" attach demo
 same 0 "$P" list
 same 0 "$P" --json=short list
 same 0 "$P" is-attached demo
+same 1 "$P" is-attached --extension=fed demo
 same 10 "$P" attach demo
 same 10 "$P" attach "$R/srv/demo_2.raw"
 change 0 "undo_p demo_2; $P --root=$R attach demo" "$P" reattach "$R/srv/demo_2.raw"
@@ -108,7 +109,10 @@ change 0 "undo_p demo" "$P" attach --runtime --profile=trusted --copy=copy demo
 change 0 "undo_p demo" "$P" --json=pretty attach --enable demo
 change 0 "$P --root=$R attach demo" "$P" -q detach demo
 change 0 "undo_p demo" "$P" attach --image-policy='root=signed+verity' demo
-"$P" detach demo >/dev/null
+# detach IMAGE PREFIX… and --extension (DetachImageMatching through graftd).
+same 7 "$P" detach demo nope
+same 7 "$P" detach --extension=fed demo
+change 0 "$P --root=$R attach demo" "$P" detach demo demo
 
 # Portable: refusals, each kind (exit codes 2, 3, 4, 6, 7, 8, 10) with the library's message.
 same 4 "$P" attach "$R/srv/tampered.raw"

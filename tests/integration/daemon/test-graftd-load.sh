@@ -96,5 +96,5 @@ findmnt -rn -o TARGET | grep "^$R" && fail "mounts left below $R"
 [[ -z $(ls -A "$R/run/graft/sysext" 2>/dev/null) ]] || fail "staging left behind: $(ls -A "$R/run/graft/sysext")"
 rm -rf "$R/run/graft/sysext" # the (empty) staging directory is sysext's to keep
 assert_eq "$(tree_state "$R")" "$initial" "files left behind after the load"
-losetup -l -n -O BACK-FILE | grep -q "$R" && fail "loop devices left on images below $R"
+grep -q "$R" <<<"$(losetup -l -n -O BACK-FILE)" && fail "loop devices left on images below $R"
 echo ok

@@ -87,7 +87,7 @@ if grep -q '^#define GRAFT_FAULT_POINTS 1' "$GRAFT_BUILD_DIR/graft-config.h"; th
         build_ext foo 5
         sign_index
         GRAFT_FAULT_LOG=$T/steps "$GRAFT_UPDATE" --root="$R" update 5 >/dev/null 2>&1 || fail "the counting run failed"
-        step=$(grep -n ' update-refresh$' "$T/steps" | head -n1 | cut -d: -f1)
+        step=$(grep -n -m1 ' update-refresh$' "$T/steps" | cut -d: -f1)
         # Back to 4 by hand (the counting run took 5 into use), then the crash.
         rm "$R/var/lib/extensions/foo.v/foo_5.raw"
         "$SEXTCTL" --root="$R" refresh >/dev/null 2>&1

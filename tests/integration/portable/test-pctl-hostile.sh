@@ -104,7 +104,7 @@ before=$(tree_state "$R")
 refused 2 '--copy= takes auto, copy, symlink or mixed, not "bogus"' pctl --copy=bogus attach demo
 refused 2 '--json= takes short, pretty or off, not "x"' pctl --json=x list
 refused 2 'unknown command "frobnicate"' pctl frobnicate
-refused 2 "detach takes 1 argument, 0 given" pctl detach
+refused 2 "detach takes at least 1 argument, 0 given" pctl detach
 refused 2 "" pctl --image-policy=root=bogus attach demo
 refused 2 "cannot use $T/nope as the root directory" "$PCTL" --root="$T/nope" list
 "$PCTL" --help >"$T/help.txt"

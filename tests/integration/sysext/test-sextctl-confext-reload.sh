@@ -19,7 +19,7 @@ printf '#!/bin/sh\necho hi\n' >"$c/etc/myconf/script" && chmod 755 "$c/etc/mycon
 "$SEXTCTL" --confext --root="$r" merge >"$O/out" 2>&1 || { cat "$O/out"; fail "confext merge failed"; }
 [[ -e $r/etc/myconf/script && -e $r/etc/host.conf ]] || fail "confext merge lacks content"
 [[ $(cat "$r/etc/.systemd-confext/extensions") == myconf ]] || fail "confext metadata"
-grep " $r/etc " /proc/self/mountinfo | grep -q "noexec" || fail "confext merge is not noexec"
+grep -q "noexec" <<<"$(grep " $r/etc " /proc/self/mountinfo)" || fail "confext merge is not noexec"
 "$r/etc/myconf/script" 2>/dev/null && fail "a confext script could be executed"
 mountpoint -q "$r/usr" && fail "confext touched /usr"
 ln -s "$SEXTCTL" "$T/confextctl"

@@ -69,7 +69,7 @@ done
 for n in tampered dotdot; do
         [[ -e $r/usr/share/$n ]] && fail "$n was merged"
 done
-awk '{print $5}' /proc/self/mountinfo | grep -q "^$r/run/graft" && fail "staging mounts are visible outside the private namespace"
+grep -q "^$r/run/graft" <<<"$(awk '{print $5}' /proc/self/mountinfo)" && fail "staging mounts are visible outside the private namespace"
 "$SEXTCTL" --root="$r" unmerge >/dev/null 2>&1
 assert_eq "$(tree_state "$r/var/lib/extensions")" "$before" "merge changed the images"
 

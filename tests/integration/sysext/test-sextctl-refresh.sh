@@ -70,9 +70,9 @@ python3 -c "import json,sys; j=json.load(open(sys.argv[1])); assert j['hierarchi
 
 # Kernels before 6.8 (no "lowerdir+"): one option string, mounted and cloned.
 GRAFT_SYSEXT_COMPAT=no-lowerdir-plus "$SEXTCTL" --root="$r" refresh >/dev/null 2>&1 || fail "legacy overlay refresh failed"
-grep " $r/usr " /proc/self/mountinfo | grep -q "lowerdir=" || fail "legacy overlay not used"
+grep -q "lowerdir=" <<<"$(grep " $r/usr " /proc/self/mountinfo)" || fail "legacy overlay not used"
 [[ -e $r/usr/share/ext1/file && -e $r/usr/share/host/file ]] || fail "legacy overlay lacks content"
-SYSTEMD_SYSEXT_HIERARCHIES=$(sd_hier "$r") systemd-sysext status 2>&1 | grep -q ext1 || fail "systemd-sysext does not see the legacy merge"
+grep -q ext1 <<<"$(SYSTEMD_SYSEXT_HIERARCHIES=$(sd_hier "$r") systemd-sysext status 2>&1)" || fail "systemd-sysext does not see the legacy merge"
 
 # Refresh with no images left is unmerge.
 rm -rf "$r/var/lib/extensions/"*

@@ -213,6 +213,12 @@ TEST(portable) {
                                   .n_units = 1, .units = calloc(2, sizeof(PortableInspectUnit)) };
         in.units[0] = (PortableInspectUnit) { .name = strdup("a.service"), .source = strdup("/v/a.raw/usr/lib/a.service"),
                                               .content = strdup("") };
+        in.os_release_text = strdup("ID=debian\nVERSION_ID=12\n");
+        in.n_extension_releases = 1;
+        in.extension_releases = calloc(2, sizeof(PortableInspectUnit));
+        in.extension_releases[0] = (PortableInspectUnit) { .name = strdup("/v/e.raw"),
+                                                           .source = strdup("/usr/lib/extension-release.d/extension-release.e"),
+                                                           .content = strdup("ID=debian\n") };
         m = new_message();
         ASSERT_OK(portable_inspection_append(m, &in));
         got = trip(m);
@@ -222,6 +228,11 @@ TEST(portable) {
         ASSERT_TRUE(ib.kind == image_kind_to_string(IMAGE_KIND_DIRECTORY) && ib.state == PORTABLE_ENABLED);
         ASSERT_STREQ(strv_env_get(ib.os_release, "VERSION_ID"), "12");
         ASSERT_TRUE(ib.n_units == 1 && ib.units[0].content && ib.units[0].content[0] == '\0');
+        ASSERT_STREQ(ib.os_release_text, "ID=debian\nVERSION_ID=12\n");
+        ASSERT_TRUE(ib.n_extension_releases == 1);
+        ASSERT_STREQ(ib.extension_releases[0].name, "/v/e.raw");
+        ASSERT_STREQ(ib.extension_releases[0].source, "/usr/lib/extension-release.d/extension-release.e");
+        ASSERT_STREQ(ib.extension_releases[0].content, "ID=debian\n");
         portable_inspection_done(&ib);
         portable_inspection_done(&in);
         sd_bus_message_unref(got);

@@ -117,7 +117,7 @@ static void attach_ok(const PortableOptions *o, const char *image, char **prefix
 static void detach_ok(const PortableOptions *o, const char *image) {
         _cleanup_(portable_result_done) PortableResult res = {};
         GraftError e = GRAFT_ERROR_INIT;
-        int r = portable_detach(o, image, &res, &e);
+        int r = portable_detach(o, image, NULL, &res, &e);
         if (r < 0)
                 fprintf(stderr, "detach %s: %s\n", image, strna(e.message));
         ASSERT_OK(r);
@@ -349,7 +349,7 @@ TEST(reattach_new_version) {
         ASSERT_OK(portable_is_attached(&o, v1, &s, &e));
         ASSERT_EQ(s, PORTABLE_ATTACHED);
         _cleanup_(portable_result_done) PortableResult d = {};
-        ASSERT_ERRNO(portable_detach(&o, v2, &d, &e), -ENOENT);
+        ASSERT_ERRNO(portable_detach(&o, v2, NULL, &d, &e), -ENOENT);
         ASSERT_MESSAGE_CONTAINS(&e, "image /srv/demo_2 is not attached (attached: /srv/demo_1)");
         graft_error_done(&e);
         ASSERT_ERRNO(portable_attach(&o, v2, NULL, &d, &e), -EEXIST);

@@ -13,7 +13,7 @@ export GRAFT_NO_PROGRESS=1 NO_COLOR=1 ASAN_OPTIONS UBSAN_OPTIONS
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 trap 'echo "@@ done" >&3' EXIT
 
-info "$(systemctl --version | head -n 1), kernel $(uname -r), system $(systemctl is-system-running)"
+info "$(systemctl --version | sed -n 1p), kernel $(uname -r), system $(systemctl is-system-running)"
 mkdir -p /etc/verity.d /usr/lib/graft /var/lib/portables
 cp /graft/example.crt /etc/verity.d/graft-example.crt
 cp -r /graft/profiles /usr/lib/graft/profiles
@@ -87,7 +87,7 @@ detached() {
         name=$(cat /tmp/dm-name 2>/dev/null)
         i=0
         while [ $i -lt 100 ]; do
-                if ! dm_names | grep -qx "$name" && [ -z "$(loops_of "$IMG")" ]; then
+                if ! grep -qsx "$name" /sys/block/dm-*/dm/name && [ -z "$(loops_of "$IMG")" ]; then
                         return 0
                 fi
                 sleep 0.1
