@@ -278,6 +278,8 @@ static void done_change(Operation *op) {
 
 static void journal(Operation *op, DaemonEvent e) {
         ExtensionRequest *q = op->data;
+        if (q->result.dry_run)
+                return; /* nothing changed, nothing to record */
         daemon_event_sysext(e, op->manager->root, sysext_class_to_string(q->class), &q->result, op->uid);
 }
 

@@ -57,7 +57,7 @@ static void help(void) {
                "  -M --machine=NAME      Through graftd in a local container\n"
                "     --force             Merge even images that do not fit the host\n"
                "     --image-policy=P    Image policy the images must satisfy\n"
-               "     --noexec[=BOOL]     Mount the merge noexec (confext: default yes)\n"
+               "     --noexec            Mount the merge noexec (confext: --noexec=no drops it)\n"
                "     --no-reload         Never ask systemd to reload\n"
                "     --dry-run           Say what merge or refresh would do, do nothing\n"
                "     --mutable=MODE      no, yes, auto, import, ephemeral, ephemeral-import\n"
