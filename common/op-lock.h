@@ -44,8 +44,9 @@ int op_lock_take(const OpLockRequest *q, OpLock *ret, GraftError *err);
 void op_lock_release(OpLock *l);
 
 /* The holder's record of the change it is making, as text of the caller's format: written to a
- * temporary file, fsync'd and renamed over KEY.intent (and the directory fsync'd), so that it is
- * either the old record or the new one, whole. Recovery reads it after taking the lock (0 and
+ * temporary file and renamed over KEY.intent, so that it is either the old record or the new one,
+ * whole (not fsync'd: it describes this boot's mounts, which a power cut takes along; see
+ * op-lock.c). Recovery reads it after taking the lock (0 and
  * *ret = NULL when there is none) and removes it once the change is finished or undone. A
  * temporary file left by a holder that died while writing is removed when the lock is taken. */
 int op_lock_intent_write(const OpLock *l, const char *text, GraftError *err);

@@ -21,6 +21,9 @@ typedef struct ExtensionRequest {
         uint64_t flags;
         ImagePolicy policy;
         bool has_policy;
+        char **names;        /* MergeNamed, RefreshNamed: only these; SetEnabled: these */
+        bool enable;         /* SetEnabled */
+        char **changed;      /* SetEnabled: whose state changed */
 
         SysextListing listing;
         SysextStatus status;
@@ -35,6 +38,8 @@ static void request_free(void *p) {
         sysext_listing_done(&q->listing);
         sysext_status_done(&q->status);
         sysext_result_done(&q->result);
+        strv_free(q->names);
+        strv_free(q->changed);
         free(q);
 }
 
@@ -60,6 +65,7 @@ static void request_options(Operation *op, SysextOptions *o) {
                 .lock_userdata = op,
         };
         (void) sysext_options_from_bus_flags(q->flags, o);
+        o->only = q->names;
 }
 
 static int read_class(sd_bus_message *m, ExtensionRequest *q, sd_bus_error *error) {
@@ -90,15 +96,43 @@ static int read_change_args(sd_bus_message *m, ExtensionRequest *q, bool with_po
         return bus_parse_image_policy(policy, &q->policy, &q->has_policy, error);
 }
 
-typedef enum Parse { PARSE_CLASS, PARSE_CHANGE, PARSE_CHANGE_WITH_POLICY } Parse;
+/* names, each a valid image name (at least one). */
+static int read_names(sd_bus_message *m, ExtensionRequest *q, sd_bus_error *error) {
+        int r = bus_read_strv(m, &q->names);
+        if (r < 0)
+                return r;
+        if (!q->names || !q->names[0])
+                return sd_bus_error_setf(error, GRAFT_ERROR_INVALID_ARGUMENT, "no extension named");
+        STRV_FOREACH(n, q->names)
+                if (!image_name_is_valid(*n))
+                        return sd_bus_error_setf(error, GRAFT_ERROR_INVALID_ARGUMENT, "\"%s\" is not a valid image name", *n);
+        return 0;
+}
+
+/* class, names, enable. */
+static int read_enable_args(sd_bus_message *m, ExtensionRequest *q, sd_bus_error *error) {
+        int enable = 0;
+        int r = read_class(m, q, error);
+        if (r >= 0)
+                r = read_names(m, q, error);
+        if (r >= 0)
+                r = sd_bus_message_read(m, "b", &enable);
+        q->enable = enable;
+        return r;
+}
+
+typedef enum Parse { PARSE_CLASS, PARSE_CHANGE, PARSE_CHANGE_WITH_POLICY, PARSE_CHANGE_NAMED, PARSE_ENABLE } Parse;
 
 static int start(sd_bus_message *m, Manager *mgr, Parse parse, OperationRunFn run, OperationReplyFn reply,
                  OperationDoneFn done, sd_bus_error *error) {
         ExtensionRequest *q = calloc(1, sizeof(*q));
         if (!q)
                 return -ENOMEM;
-        int r = parse == PARSE_CLASS ? read_class(m, q, error)
-                                     : read_change_args(m, q, parse == PARSE_CHANGE_WITH_POLICY, error);
+        int r = parse == PARSE_CLASS    ? read_class(m, q, error)
+              : parse == PARSE_ENABLE ? read_enable_args(m, q, error)
+                                      : read_change_args(m, q, parse != PARSE_CHANGE, error);
+        if (r >= 0 && parse == PARSE_CHANGE_NAMED)
+                r = read_names(m, q, error);
         if (r < 0) {
                 request_free(q);
                 return r;
@@ -174,6 +208,18 @@ static int run_unmerge(Operation *op) {
         return sysext_unmerge(&o, &q->result, &op->error);
 }
 
+static int run_set_enabled(Operation *op) {
+        ExtensionRequest *q = op->data;
+        SysextOptions o;
+        request_options(op, &o);
+        return sysext_set_enabled(&o, q->names, q->enable, &q->changed, &op->error);
+}
+
+static int reply_set_enabled(Operation *op, sd_bus_message *reply) {
+        ExtensionRequest *q = op->data;
+        return bus_append_strv(reply, q->changed);
+}
+
 static int reply_result(Operation *op, sd_bus_message *reply) {
         ExtensionRequest *q = op->data;
         if (q->result.recovery) /* the wire has no room for it: the log has */
@@ -188,6 +234,8 @@ static int reply_result(Operation *op, sd_bus_message *reply) {
 static void done_change(Operation *op) {
         ExtensionRequest *q = op->data;
         const SysextResult *res = &q->result;
+        if (res->dry_run)
+                return; /* nothing changed */
         _cleanup_strv_free_ char **merged = NULL, **unmerged = NULL, **names = NULL;
         for (size_t i = 0; i < res->n_hierarchies; i++) {
                 SysextAction a = res->hierarchies[i].action;
@@ -232,6 +280,8 @@ static void done_change(Operation *op) {
 
 static void journal(Operation *op, DaemonEvent e) {
         ExtensionRequest *q = op->data;
+        if (q->result.dry_run)
+                return; /* nothing changed, nothing to record */
         daemon_event_sysext(e, op->manager->root, sysext_class_to_string(q->class), &q->result, op->uid);
 }
 
@@ -256,6 +306,18 @@ static int method_merge(sd_bus_message *m, void *userdata, sd_bus_error *error) 
 
 static int method_refresh(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         return start(m, userdata, PARSE_CHANGE_WITH_POLICY, run_refresh, reply_result, done_refresh, error);
+}
+
+static int method_merge_named(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return start(m, userdata, PARSE_CHANGE_NAMED, run_merge, reply_result, done_change, error);
+}
+
+static int method_refresh_named(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return start(m, userdata, PARSE_CHANGE_NAMED, run_refresh, reply_result, done_change, error);
+}
+
+static int method_set_enabled(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return start(m, userdata, PARSE_ENABLE, run_set_enabled, reply_set_enabled, NULL, error);
 }
 
 static int method_unmerge(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -300,7 +362,7 @@ static int property_hierarchies(sd_bus *bus, const char *path, const char *inter
 
 #define EXT_RESULT                                                                                                  \
         SD_BUS_RESULT("b", has_plan, "a(ssssubssusssas)", images, "as", skipped_entries, "a(sssast)", hierarchies, "s", \
-                      reload, "s", reload_error, "b", beneath_unsupported)
+                      reload, "s", reload_error, "b", beneath_unsupported, "as", passed_over, "b", dry_run)
 
 const sd_bus_vtable manager_extensions_vtable[] = {
         SD_BUS_VTABLE_START(0),
@@ -316,8 +378,14 @@ const sd_bus_vtable manager_extensions_vtable[] = {
                                 method_merge, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Refresh", SD_BUS_ARGS("s", class, "t", flags, "s", image_policy), EXT_RESULT,
                                 method_refresh, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("MergeNamed", SD_BUS_ARGS("s", class, "t", flags, "s", image_policy, "as", names),
+                                EXT_RESULT, method_merge_named, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RefreshNamed", SD_BUS_ARGS("s", class, "t", flags, "s", image_policy, "as", names),
+                                EXT_RESULT, method_refresh_named, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Unmerge", SD_BUS_ARGS("s", class, "t", flags), EXT_RESULT, method_unmerge,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SetEnabled", SD_BUS_ARGS("s", class, "as", names, "b", enable),
+                                SD_BUS_RESULT("as", changed), method_set_enabled, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("Merged", SD_BUS_ARGS("s", class, "as", hierarchies, "as", extensions), 0),
         SD_BUS_SIGNAL_WITH_ARGS("Unmerged", SD_BUS_ARGS("s", class, "as", hierarchies), 0),
         SD_BUS_VTABLE_END,

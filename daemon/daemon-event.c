@@ -132,7 +132,9 @@ static int hierarchies(const SysextResult *res, bool unmerged, char ***fields, c
         for (size_t i = 0; i < res->n_hierarchies; i++) {
                 SysextAction a = res->hierarchies[i].action;
                 bool is_unmerged = a == SYSEXT_ACTION_UNMERGED;
-                bool is_merged = a == SYSEXT_ACTION_MERGED || a == SYSEXT_ACTION_REPLACED || a == SYSEXT_ACTION_SWAPPED;
+                /* KEPT: an unchanged refresh left the merge, which carries the image, as it was. */
+                bool is_merged = a == SYSEXT_ACTION_MERGED || a == SYSEXT_ACTION_REPLACED || a == SYSEXT_ACTION_SWAPPED ||
+                                 a == SYSEXT_ACTION_KEPT;
                 if ((unmerged ? is_unmerged : is_merged) &&
                     (strv_extend(&paths, res->hierarchies[i].path) < 0 || field(fields, "HIERARCHY", res->hierarchies[i].path) < 0))
                         return -ENOMEM;

@@ -60,6 +60,8 @@ void discovery_done(Discovery *d) {
                 discovered_image_done(&d->images[i]);
         free(d->images);
         strv_free(d->skipped);
+        strv_free(d->masked);
+        strv_free(d->passed_over);
         *d = (Discovery) {};
 }
 
@@ -138,14 +140,36 @@ int image_pick_versioned(const char *vdir, const char *name, Architecture arch, 
         return 0;
 }
 
+/* Every other version in a .v/ directory for arch: passed over for the newest, which the dry run
+ * of a merge says (passed_over may be NULL). */
+static int note_older(const char *vdir, const char *name, Architecture arch, const char *best, char ***passed_over) {
+        if (!passed_over)
+                return 0;
+        DIR *d = opendir(vdir);
+        if (!d)
+                return 0;
+        int r = 0;
+        for (struct dirent *de; r >= 0 && (de = readdir(d));) {
+                _cleanup_free_ char *version = NULL;
+                if (de->d_name[0] == '.' || streq(de->d_name, best) ||
+                    parse_versioned_entry(de->d_name, name, arch, &version) <= 0)
+                        continue;
+                _cleanup_free_ char *e = escape_string(de->d_name);
+                r = strv_extendf(passed_over, "%s/%s: an older version than %s", vdir, strna(e), best);
+        }
+        closedir(d);
+        return r;
+}
+
 static int invalid_name(const char *name, char **ret_reason) {
         _cleanup_free_ char *e = escape_string(name);
         return asprintf(ret_reason, "\"%s\" is not a valid image name", strna(e)) < 0 ? -ENOMEM : 0;
 }
 
-/* Turns one search directory entry into an image, or says why it cannot be one. */
+/* Turns one search directory entry into an image (1), or says why it cannot be one (0 with a
+ * reason), or ignores it (0 without: nothing that could be an image by its name and type). */
 static int classify_entry(int root_fd, const char *dir, const char *entry, Architecture arch, DiscoveredImage *ret,
-                          char **ret_reason) {
+                          char **ret_reason, char ***passed_over) {
         _cleanup_free_ char *rel = path_join(dir, entry);
         if (!rel)
                 return -ENOMEM;
@@ -178,16 +202,28 @@ static int classify_entry(int root_fd, const char *dir, const char *entry, Archi
                         graft_error_done(&e);
                         return r;
                 }
+                /* The picked entry may be a symlink too, absolute or not: it is resolved inside
+                 * the root like the .v/ directory itself, never against the host's "/". */
+                _cleanup_free_ char *base = path_basename(picked), *prel = base ? path_join(rel, base) : NULL;
+                if (!prel || note_older(img.path, img.name, arch, base, passed_over) < 0)
+                        return -ENOMEM;
+                _cleanup_close_ int pfd = open_in_root(root_fd, prel, O_PATH, 0);
+                if (pfd < 0)
+                        return asprintf(ret_reason, "%s cannot be opened: %s", picked, strerror(-pfd)) < 0 ? -ENOMEM : 0;
+                if (fstat(pfd, &st) < 0)
+                        return negative_errno();
                 free(img.path);
-                img.path = TAKE_PTR(picked);
-                if (stat(img.path, &st) < 0)
-                        return asprintf(ret_reason, "cannot stat %s: %m", img.path) < 0 ? -ENOMEM : 0;
+                img.path = fd_path(pfd);
+                if (!img.path)
+                        return -ENOMEM;
                 img.type = st.st_mode & S_IFMT;
-        } else if (S_ISREG(st.st_mode)) {
-                if (!endswith(entry, ".raw"))
-                        return asprintf(ret_reason, "not a .raw file") < 0 ? -ENOMEM : 0;
-                img.name = strdup_strip_suffix(entry, ".raw");
         } else if (S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode))
+                img.name = strdup_strip_suffix(entry, ".raw");
+        else if (!endswith(entry, ".raw"))
+                /* Neither a directory nor a device, and not named like an image file (a README, a
+                 * sidecar such as foo.roothash): no image by its name, ignored as systemd does. */
+                return 0;
+        else if (S_ISREG(st.st_mode))
                 img.name = strdup_strip_suffix(entry, ".raw");
         else
                 return asprintf(ret_reason, "neither a .raw file, a directory nor a block device") < 0 ? -ENOMEM : 0;
@@ -210,14 +246,78 @@ static int cmp_image(const void *a, const void *b) {
         return strcmp(((const DiscoveredImage *) a)->name, ((const DiscoveredImage *) b)->name);
 }
 
-static bool have_name(const Discovery *d, const char *name) {
+static const DiscoveredImage *have_name(const Discovery *d, const char *name) {
         for (size_t i = 0; i < d->n_images; i++)
                 if (streq(d->images[i].name, name))
-                        return true;
-        return false;
+                        return &d->images[i];
+        return NULL;
 }
 
-static int scan_dir(int root_fd, const char *root, const char *dir, Architecture arch, Discovery *d) {
+/* Whether an entry masks the extension of its name, as in systemd: a symlink to /dev/null (by its
+ * text: a scratch root has no /dev/null of its own) or an empty directory, not a .v/ one. *ret_how
+ * says which. */
+static int entry_masks(int root_fd, const char *dir, const char *entry, char **ret_name, const char **ret_how) {
+        _cleanup_free_ char *rel = path_join(dir, entry);
+        if (!rel)
+                return -ENOMEM;
+        _cleanup_close_ int fd = open_in_root(root_fd, rel, O_PATH | O_NOFOLLOW, 0);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return 0;
+        const char *how = NULL;
+        if (S_ISLNK(st.st_mode)) {
+                char target[16];
+                ssize_t n = readlinkat(fd, "", target, sizeof target - 1);
+                if (n < 0 || (size_t) n != strlen("/dev/null") || memcmp(target, "/dev/null", (size_t) n) != 0)
+                        return 0;
+                how = "a symlink to /dev/null";
+        } else if (S_ISDIR(st.st_mode) && !endswith(entry, ".v")) {
+                _cleanup_close_ int dfd = open_in_root(root_fd, rel, O_RDONLY | O_DIRECTORY, 0);
+                DIR *dd = dfd >= 0 ? fdopendir(dfd) : NULL;
+                if (!dd)
+                        return 0;
+                TAKE_FD(dfd);
+                bool empty = true;
+                for (struct dirent *de; empty && (de = readdir(dd));)
+                        empty = streq(de->d_name, ".") || streq(de->d_name, "..");
+                closedir(dd);
+                if (!empty)
+                        return 0;
+                how = "an empty directory";
+        } else
+                return 0;
+        char *name = strdup_strip_suffix(entry, ".raw");
+        if (!name)
+                return -ENOMEM;
+        if (!image_name_is_valid(name)) {
+                free(name);
+                return 0;
+        }
+        *ret_name = name;
+        *ret_how = how;
+        return 1;
+}
+
+/* A mask (1, said in d->passed_over), or 0: something to classify. */
+static int passed_over_entry(int root_fd, const char *root, const char *dir, const char *entry, bool masking,
+                             Discovery *d) {
+        _cleanup_free_ char *name = NULL;
+        const char *how = NULL;
+        int r = masking ? entry_masks(root_fd, dir, entry, &name, &how) : 0;
+        if (r <= 0)
+                return r;
+        if (have_name(d, name) || strv_contains(d->masked, name))
+                return 1; /* an earlier directory decided already */
+        _cleanup_free_ char *e = escape_string(entry);
+        if (!e)
+                return -ENOMEM;
+        r = strv_extendf(&d->passed_over, "%s%s/%s: masks %s (%s)", strempty(root), dir, e, name, how);
+        if (r >= 0)
+                r = strv_consume(&d->masked, TAKE_PTR(name));
+        return r < 0 ? r : 1;
+}
+
+static int scan_dir(int root_fd, const char *root, const char *dir, Architecture arch, bool masking, Discovery *d) {
         int dfd = open_in_root(root_fd, dir, O_RDONLY | O_DIRECTORY, 0);
         if (dfd == -ENOENT || dfd == -ENOTDIR)
                 return 0;
@@ -241,9 +341,16 @@ static int scan_dir(int root_fd, const char *root, const char *dir, Architecture
         STRV_FOREACH(e, entries) {
                 DiscoveredImage img = {};
                 _cleanup_free_ char *reason = NULL;
-                r = classify_entry(root_fd, dir, *e, arch, &img, &reason);
+                r = passed_over_entry(root_fd, root, dir, *e, masking, d);
                 if (r < 0)
                         return r;
+                if (r > 0)
+                        continue;
+                r = classify_entry(root_fd, dir, *e, arch, &img, &reason, &d->passed_over);
+                if (r < 0)
+                        return r;
+                if (r == 0 && !reason)
+                        continue; /* no image by its name */
                 if (r == 0) {
                         _cleanup_free_ char *entry = escape_string(*e);
                         r = strv_extendf(&d->skipped, "%s%s/%s: %s", strempty(root), dir, strna(entry), reason);
@@ -251,8 +358,16 @@ static int scan_dir(int root_fd, const char *root, const char *dir, Architecture
                                 return r;
                         continue;
                 }
-                if (have_name(d, img.name)) { /* an earlier directory wins */
+                const DiscoveredImage *winner = have_name(d, img.name);
+                if (winner || strv_contains(d->masked, img.name)) { /* an earlier directory wins */
+                        _cleanup_free_ char *entry = escape_string(*e);
+                        r = winner ? strv_extendf(&d->passed_over, "%s%s/%s: %s is used from %s", strempty(root), dir,
+                                                  strna(entry), img.name, winner->found_as)
+                                   : strv_extendf(&d->passed_over, "%s%s/%s: %s is masked", strempty(root), dir,
+                                                  strna(entry), img.name);
                         discovered_image_done(&img);
+                        if (r < 0)
+                                return r;
                         continue;
                 }
                 DiscoveredImage *n = reallocarray(d->images, d->n_images + 1, sizeof(*n));
@@ -276,7 +391,7 @@ int image_discover(const char *root, ImageClass c, Architecture arch, Discovery 
 
         _cleanup_(discovery_done) Discovery d = {};
         for (const char * const *dir = image_class_search_dirs(c); *dir; dir++) {
-                int r = scan_dir(root_fd, root, *dir, arch, &d);
+                int r = scan_dir(root_fd, root, *dir, arch, c != IMAGE_CLASS_PORTABLE, &d);
                 if (r < 0)
                         return graft_error_set(err, r, GRAFT_ERROR_IO, "cannot list %s%s: %s", strempty(root), *dir,
                                                strerror(-r));
@@ -301,17 +416,19 @@ static int find_by_path(const char *path, Architecture arch, DiscoveredImage *re
         _cleanup_free_ char *dir = strndup(real, strlen(real) - strlen(base));
         if (!dir)
                 return -ENOMEM;
-        _cleanup_close_ int dfd = open(isempty(dir) ? "/" : dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-        if (dfd < 0)
-                return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO, "cannot open %s: %m", dir);
+        /* The host's "/" is the root here: symlinks inside a .v/ directory lead where they say. */
+        _cleanup_close_ int host_fd = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+        if (host_fd < 0)
+                return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO, "cannot open /: %m");
 
         _cleanup_free_ char *reason = NULL;
         _cleanup_(discovered_image_done) DiscoveredImage img = {};
-        int r = classify_entry(dfd, "/", base, arch, &img, &reason);
+        int r = classify_entry(host_fd, isempty(dir) ? "/" : dir, base, arch, &img, &reason, NULL);
         if (r < 0)
                 return r;
         if (r == 0)
-                return graft_error_set(err, -EMEDIUMTYPE, GRAFT_ERROR_BAD_IMAGE, "%s: %s", path, reason);
+                return graft_error_set(err, -EMEDIUMTYPE, GRAFT_ERROR_BAD_IMAGE, "%s: %s", path,
+                                       reason ?: "not a .raw file, a directory or a block device");
 
         _cleanup_free_ char *a = strdup_strip_suffix(given, ".v");
         char *name = a ? strdup_strip_suffix(a, ".raw") : NULL;

@@ -33,6 +33,12 @@ typedef struct Discovery {
         DiscoveredImage *images; /* sorted by name; the first of a name in precedence order */
         size_t n_images;
         char **skipped;          /* "PATH: reason" for entries that could not be used */
+        /* Extensions only (not portable): names masked by an empty directory or a symlink to
+         * /dev/null of their name in a directory of higher precedence, as in systemd. */
+        char **masked;
+        /* "PATH: why" for what was found and deliberately not used (no error): a mask, an image
+         * of a masked name or of a name an earlier directory has, an older version in a .v/. */
+        char **passed_over;
 } Discovery;
 
 void discovery_done(Discovery *d);

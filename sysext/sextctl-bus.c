@@ -4,6 +4,7 @@
  * print the same whichever path ran. */
 #include "bus-util.h"
 #include "sextctl.h"
+#include "strv.h"
 #include "sysext-wire.h"
 
 sd_bus *arg_bus = NULL;
@@ -47,14 +48,19 @@ int sextctl_bus_list(const SysextOptions *o, SysextListing *ret, GraftError *err
 
 static int change(const char *member, const SysextOptions *o, SysextResult *ret, GraftError *err) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        _cleanup_free_ char *policy = o->policy ? image_policy_to_string(o->policy) : NULL;
+        _cleanup_free_ char *policy = o->policy ? image_policy_to_string(o->policy) : NULL, *named = NULL;
         if (o->policy && !policy)
                 return -ENOMEM;
-        int r = new_call(member, o, &m);
+        bool merges = !streq(member, "Unmerge"); /* only what merges verifies and chooses images */
+        if (merges && o->only && asprintf(&named, "%sNamed", member) < 0)
+                return -ENOMEM;
+        int r = new_call(named ?: member, o, &m);
         if (r >= 0)
                 r = sd_bus_message_append(m, "t", sysext_options_to_bus_flags(o));
-        if (r >= 0 && !streq(member, "Unmerge")) /* only what merges verifies images */
+        if (r >= 0 && merges)
                 r = sd_bus_message_append(m, "s", policy ?: "");
+        if (r >= 0 && named)
+                r = bus_append_strv(m, o->only);
         if (r < 0)
                 return r;
         r = call(m, &reply, err);
@@ -74,6 +80,30 @@ int sextctl_bus_refresh(const SysextOptions *o, SysextResult *ret, GraftError *e
 
 int sextctl_bus_unmerge(const SysextOptions *o, SysextResult *ret, GraftError *err) {
         return change("Unmerge", o, ret, err);
+}
+
+int sextctl_bus_set_enabled(const SysextOptions *o, char * const *names, bool enable, char ***ret_changed,
+                            GraftError *err) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        int r = new_call("SetEnabled", o, &m);
+        if (r >= 0)
+                r = bus_append_strv(m, (char **) names);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "b", (int) enable);
+        if (r < 0)
+                return r;
+        r = call(m, &reply, err);
+        if (r < 0)
+                return r;
+        char **changed = NULL;
+        r = bus_read_strv(reply, &changed);
+        if (r < 0)
+                return bad_reply(r, err);
+        if (ret_changed)
+                *ret_changed = changed;
+        else
+                strv_free(changed);
+        return 0;
 }
 
 int sextctl_bus_root(char **ret) {

@@ -192,6 +192,11 @@ static int print_result_json(const SysextResult *res) {
         }
         STRV_FOREACH(s, res->plan ? res->plan->discovery_skipped : NULL)
                 json_object_array_add(skipped, json_object_new_string(*s));
+        struct json_object *passed = json_object_new_array();
+        if (!passed || json_add(o, "passedOver", passed) < 0 || json_add(o, "dryRun", json_object_new_boolean(res->dry_run)) < 0)
+                return -ENOMEM;
+        STRV_FOREACH(s, res->plan ? res->plan->passed_over : NULL)
+                json_object_array_add(passed, json_object_new_string(*s));
         for (size_t i = 0; i < res->n_hierarchies; i++) {
                 const SysextHierarchyResult *h = &res->hierarchies[i];
                 struct json_object *j = json_object_new_object(), *ext = json_object_new_array();
@@ -212,7 +217,69 @@ static int print_result_json(const SysextResult *res) {
         return 0;
 }
 
+static const char *dry_action(SysextAction a) {
+        switch (a) {
+        case SYSEXT_ACTION_MERGED:
+                return "would be merged";
+        case SYSEXT_ACTION_REPLACED:
+                return "would have its merge replaced";
+        case SYSEXT_ACTION_UNMERGED:
+                return "would be unmerged (no extension has content for it)";
+        case SYSEXT_ACTION_KEPT:
+                return "is merged with these extensions already: would be left as it is";
+        default:
+                return "would stay as it is";
+        }
+}
+
+/* The answer to "what would be merged, in which order, and why not the others". */
+static void print_dry_run(const SysextResult *res) {
+        const SysextPlan *p = res->plan;
+        size_t k = 0;
+        printf("Would merge, lowest layer first:\n");
+        for (size_t i = 0; p && i < p->n_images; i++) {
+                const SysextImage *img = &p->images[i];
+                if (img->skipped)
+                        continue;
+                _cleanup_free_ char *content = img->content ? strv_join(img->content, ", ") : NULL;
+                printf("  %zu. %s%s%s (%s) into %s\n", ++k, img->name, img->version ? " " : "", strempty(img->version),
+                       img->found_as, content ?: "nothing (release file only)");
+        }
+        if (k == 0)
+                printf("  nothing\n");
+        bool header = false;
+        for (size_t i = 0; p && i < p->n_images; i++)
+                if (p->images[i].skipped) {
+                        if (!header)
+                                printf("Not merged:\n");
+                        header = true;
+                        printf("  %s (%s): refused: %s\n", p->images[i].name, p->images[i].found_as,
+                               strna(p->images[i].error.message));
+                }
+        STRV_FOREACH(s, p ? p->discovery_skipped : NULL) {
+                if (!header)
+                        printf("Not merged:\n");
+                header = true;
+                printf("  %s\n", *s);
+        }
+        STRV_FOREACH(s, p ? p->passed_over : NULL) {
+                if (!header)
+                        printf("Not merged:\n");
+                header = true;
+                printf("  %s\n", *s);
+        }
+        for (size_t i = 0; i < res->n_hierarchies; i++) {
+                const SysextHierarchyResult *h = &res->hierarchies[i];
+                _cleanup_free_ char *shown = h->resolved ? strdup(h->resolved) : path_prefix_root(arg_options.root, h->path);
+                printf("'%s' %s.\n", strna(shown), dry_action(h->action));
+        }
+}
+
 static void log_result(const SysextResult *res) {
+        if (res->dry_run) {
+                print_dry_run(res);
+                return;
+        }
         if (res->plan) {
                 _cleanup_strv_free_ char **used = NULL;
                 for (size_t i = 0; i < res->plan->n_images; i++)
@@ -244,6 +311,10 @@ static void log_result(const SysextResult *res) {
                 case SYSEXT_ACTION_UNMERGED:
                         log_info("Unmerged '%s'.", h->resolved);
                         break;
+                case SYSEXT_ACTION_KEPT:
+                        log_info("'%s' is merged with these extensions already (same images, same root hashes): "
+                                 "left as it is.", h->resolved);
+                        break;
                 default:
                         break;
                 }
@@ -267,7 +338,7 @@ static int run(int (*op)(const SysextOptions *, SysextResult *, GraftError *), c
         if (res.recovery)
                 log_warning("recovered first: %s", res.recovery);
 
-        if (res.plan) {
+        if (res.plan && !res.dry_run) {
                 log_discovery_skipped(res.plan->discovery_skipped);
                 for (size_t i = 0; i < res.plan->n_images; i++)
                         if (res.plan->images[i].skipped)
@@ -282,13 +353,38 @@ static int run(int (*op)(const SysextOptions *, SysextResult *, GraftError *), c
 }
 
 int verb_merge(int argc, char **argv, void *userdata) {
+        arg_options.only = argc > 1 ? argv + 1 : NULL;
         return run(arg_bus ? sextctl_bus_merge : sysext_merge, "merge");
 }
 
 int verb_refresh(int argc, char **argv, void *userdata) {
+        arg_options.only = argc > 1 ? argv + 1 : NULL;
         return run(arg_bus ? sextctl_bus_refresh : sysext_refresh, "refresh");
 }
 
 int verb_unmerge(int argc, char **argv, void *userdata) {
+        if (arg_options.dry_run)
+                return log_error("--dry-run is for merge and refresh"), EXIT_USAGE;
         return run(arg_bus ? sextctl_bus_unmerge : sysext_unmerge, "unmerge");
+}
+
+static int set_enabled(char **names, bool enable) {
+        _cleanup_graft_error_ GraftError e = GRAFT_ERROR_INIT;
+        _cleanup_strv_free_ char **changed = NULL;
+        int r = (arg_bus ? sextctl_bus_set_enabled : sysext_set_enabled)(&arg_options, names, enable, &changed, &e);
+        if (r < 0)
+                return fail(&e, r, enable ? "enable" : "disable");
+        STRV_FOREACH(n, names)
+                log_info("%s %s%s.", *n, strv_contains(changed, *n) ? "" : "was already ", enable ? "enabled" : "disabled");
+        if (changed)
+                log_info("Takes effect at the next merge or refresh.");
+        return EXIT_OK;
+}
+
+int verb_enable(int argc, char **argv, void *userdata) {
+        return set_enabled(argv + 1, true);
+}
+
+int verb_disable(int argc, char **argv, void *userdata) {
+        return set_enabled(argv + 1, false);
 }

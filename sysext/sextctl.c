@@ -32,6 +32,8 @@ enum {
         ARG_NO_LEGEND,
         ARG_CONFEXT,
         ARG_DIRECT,
+        ARG_DRY_RUN,
+        ARG_MUTABLE,
 };
 
 static void help(void) {
@@ -41,9 +43,11 @@ static void help(void) {
                "Commands:\n"
                "  status                 Show what is merged where (default)\n"
                "  list                   List the extension images found\n"
-               "  merge                  Merge the extension images\n"
+               "  merge [NAME...]        Merge the extension images (or only these)\n"
                "  unmerge                Remove the merge\n"
-               "  refresh                Replace the merge atomically (or merge)\n"
+               "  refresh [NAME...]      Replace the merge atomically (or merge)\n"
+               "  disable NAME...        Leave extensions out of merge and refresh\n"
+               "  enable NAME...         Take disabled extensions in again\n"
                "  developer-mode [on|off|status]\n"
                "                         Trust local developer keys too (off unmerges\n"
                "                         what only they admitted)\n\n"
@@ -56,8 +60,10 @@ static void help(void) {
                "  -M --machine=NAME      Through graftd in a local container\n"
                "     --force             Merge even images that do not fit the host\n"
                "     --image-policy=P    Image policy the images must satisfy\n"
-               "     --noexec            Mount the merge noexec (always for confext)\n"
+               "     --noexec            Mount the merge noexec (confext: --noexec=no drops it)\n"
                "     --no-reload         Never ask systemd to reload\n"
+               "     --dry-run           Say what merge or refresh would do, do nothing\n"
+               "     --mutable=MODE      no, yes, auto, import, ephemeral, ephemeral-import\n"
                "     --confext           Configuration extensions into /etc\n"
                "     --json=FORMAT       Output JSON: short or pretty\n"
                "     --no-legend         Leave out column headers\n"
@@ -77,7 +83,7 @@ static int parse_argv(int argc, char **argv) {
                 { "root", required_argument, NULL, ARG_ROOT },
                 { "force", no_argument, NULL, ARG_FORCE },
                 { "image-policy", required_argument, NULL, ARG_IMAGE_POLICY },
-                { "noexec", no_argument, NULL, ARG_NOEXEC },
+                { "noexec", optional_argument, NULL, ARG_NOEXEC },
                 { "no-reload", no_argument, NULL, ARG_NO_RELOAD },
                 { "confext", no_argument, NULL, ARG_CONFEXT },
                 { "json", optional_argument, NULL, ARG_JSON },
@@ -85,6 +91,8 @@ static int parse_argv(int argc, char **argv) {
                 { "quiet", no_argument, NULL, 'q' },
                 { "verbose", no_argument, NULL, 'v' },
                 { "direct", no_argument, NULL, ARG_DIRECT },
+                { "dry-run", no_argument, NULL, ARG_DRY_RUN },
+                { "mutable", required_argument, NULL, ARG_MUTABLE },
                 { "host", required_argument, NULL, 'H' },
                 { "machine", required_argument, NULL, 'M' },
                 {}
@@ -119,7 +127,12 @@ static int parse_argv(int argc, char **argv) {
                         break;
                 }
                 case ARG_NOEXEC:
-                        arg_options.noexec = true;
+                        if (!optarg || streq(optarg, "yes") || streq(optarg, "true") || streq(optarg, "1"))
+                                arg_options.noexec = true;
+                        else if (streq(optarg, "no") || streq(optarg, "false") || streq(optarg, "0"))
+                                arg_options.exec = true;
+                        else
+                                return log_error("--noexec= takes a boolean, not \"%s\"", optarg), -EINVAL;
                         break;
                 case ARG_NO_RELOAD:
                         arg_options.no_reload = true;
@@ -142,6 +155,19 @@ static int parse_argv(int argc, char **argv) {
                         break;
                 case ARG_DIRECT:
                         arg_transport = BUS_TRANSPORT_DIRECT;
+                        break;
+                case ARG_DRY_RUN:
+                        arg_options.dry_run = true;
+                        break;
+                case ARG_MUTABLE:
+                        if (streq(optarg, "help")) {
+                                for (SysextMutable m = SYSEXT_MUTABLE_NO; m < _SYSEXT_MUTABLE_MAX; m++)
+                                        puts(sysext_mutable_to_string(m));
+                                return 0;
+                        }
+                        if (sysext_mutable_from_string(optarg, &arg_options.mutable) < 0)
+                                return log_error("--mutable= takes no, yes, auto, import, ephemeral or ephemeral-import "
+                                                 "(or help), not \"%s\"", optarg), -EINVAL;
                         break;
                 case 'H':
                 case 'M':
@@ -178,9 +204,11 @@ int main(int argc, char **argv) {
         static const Verb verbs[] = {
                 { "status", VERB_ANY, 1, VERB_DEFAULT, verb_status },
                 { "list", VERB_ANY, 1, 0, verb_list },
-                { "merge", VERB_ANY, 1, 0, verb_merge },
+                { "merge", VERB_ANY, VERB_ANY, 0, verb_merge },
                 { "unmerge", VERB_ANY, 1, 0, verb_unmerge },
-                { "refresh", VERB_ANY, 1, 0, verb_refresh },
+                { "refresh", VERB_ANY, VERB_ANY, 0, verb_refresh },
+                { "enable", 2, VERB_ANY, 0, verb_enable },
+                { "disable", 2, VERB_ANY, 0, verb_disable },
                 { "developer-mode", VERB_ANY, 2, 0, verb_developer_mode },
                 {}
         };

@@ -21,6 +21,8 @@ int verb_merge(int argc, char **argv, void *userdata);
 int verb_refresh(int argc, char **argv, void *userdata);
 int verb_unmerge(int argc, char **argv, void *userdata);
 int verb_developer_mode(int argc, char **argv, void *userdata); /* sextctl-devmode.c */
+int verb_enable(int argc, char **argv, void *userdata);
+int verb_disable(int argc, char **argv, void *userdata);
 
 /* The same calls through graftd (sextctl-bus.c). */
 int sextctl_bus_status(const SysextOptions *o, SysextStatus *ret, GraftError *err);
@@ -28,5 +30,7 @@ int sextctl_bus_list(const SysextOptions *o, SysextListing *ret, GraftError *err
 int sextctl_bus_merge(const SysextOptions *o, SysextResult *ret, GraftError *err);
 int sextctl_bus_refresh(const SysextOptions *o, SysextResult *ret, GraftError *err);
 int sextctl_bus_unmerge(const SysextOptions *o, SysextResult *ret, GraftError *err);
+int sextctl_bus_set_enabled(const SysextOptions *o, char * const *names, bool enable, char ***ret_changed,
+                            GraftError *err);
 /* graftd's root directory ("/" on a host), for showing paths as the in-process path would. */
 int sextctl_bus_root(char **ret);

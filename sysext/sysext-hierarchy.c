@@ -232,6 +232,41 @@ int sysext_status_current(const SysextOptions *o, SysextStatus *ret, GraftError 
         return 0;
 }
 
+int sysext_hierarchy_create(const char *root, const char *path, char **ret, GraftError *err) {
+        _cleanup_close_ int root_fd = open(root ?: "/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+        if (root_fd < 0)
+                return graft_error_set(err, negative_errno(), GRAFT_ERROR_IO, "cannot open root directory %s: %m",
+                                       root ?: "/");
+        _cleanup_strv_free_ char **parts = strv_split(path, "/");
+        if (!parts)
+                return -ENOMEM;
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *rel = strdup("");
+        STRV_FOREACH(c, parts) {
+                /* The parent so far, resolved inside the root (a symlink /opt -> /var/opt too). */
+                _cleanup_close_ int parent = open_in_root(root_fd, isempty(rel) ? "." : rel, O_PATH | O_DIRECTORY, 0);
+                char *s = rel ? path_join(rel, *c) : NULL;
+                free(rel);
+                rel = s;
+                if (!rel)
+                        return -ENOMEM;
+                if (parent < 0 || (mkdirat(parent, *c, 0755) < 0 && errno != EEXIST))
+                        return graft_error_set(err, parent < 0 ? parent : negative_errno(), GRAFT_ERROR_IO,
+                                               "%s%s is missing and cannot be created to merge into: %s", strempty(root),
+                                               path, strerror(parent < 0 ? -parent : errno));
+                safe_close(fd);
+                fd = open_in_root(root_fd, rel, O_PATH | O_DIRECTORY, 0);
+                if (fd < 0)
+                        return graft_error_set(err, fd, GRAFT_ERROR_IO, "cannot merge into %s%s: %s", strempty(root),
+                                               path, strerror(-fd));
+        }
+        char *p = fd >= 0 ? sysext_fd_path(fd) : NULL;
+        if (!p)
+                return -ENOMEM;
+        *ret = p;
+        return 0;
+}
+
 int sysext_staging_dir(ImageClass class, const char *root, char **ret, GraftError *err) {
         _cleanup_close_ int root_fd = open(root ?: "/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
         if (root_fd < 0)

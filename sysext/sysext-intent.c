@@ -6,6 +6,8 @@
  *   boot 4f0c…
  *   options force=0 noexec=0 no-reload=0 reload=1 resumed=0
  *   policy -                                  (or the image policy as given)
+ *   only a b                                  (merge NAME…: the names; absent: every enabled one)
+ *   mutable yes                               (the mode the change ran with; absent: no)
  *   hierarchy 0:61 0:75 /usr                  (old and target device, "-" for none, then the path)
  *
  * Paths are hierarchies as configured: absolute, normalised, without control characters (see
@@ -36,6 +38,7 @@ void sysext_intent_done(SysextIntent *i) {
                 return;
         free(i->boot_id);
         free(i->policy);
+        strv_free(i->only);
         strv_free(i->paths);
         free(i->old);
         free(i->target);
@@ -85,6 +88,14 @@ int sysext_intent_format(const SysextIntent *i, char **ret) {
         fprintf(f, MAGIC "\nop %s\nboot %s\noptions force=%d noexec=%d no-reload=%d reload=%d resumed=%d\npolicy %s\n",
                 sysext_op_to_string(i->op), i->boot_id, i->force, i->noexec, i->no_reload, i->reload, i->resumed,
                 i->policy ?: "-");
+        if (i->mutable > SYSEXT_MUTABLE_NO)
+                fprintf(f, "mutable %s\n", sysext_mutable_to_string(i->mutable));
+        if (i->only) {
+                fputs("only", f);
+                STRV_FOREACH(n, i->only)
+                        fprintf(f, " %s", *n);
+                fputc('\n', f);
+        }
         for (size_t k = 0; k < i->n; k++) {
                 char old[32], target[32];
                 format_dev(i->old[k], old);
@@ -157,6 +168,13 @@ static int parse_line(const char *line, SysextIntent *i, bool *have_op) {
                 free(i->policy);
                 i->policy = streq(v, "-") ? NULL : strdup(v);
                 return streq(v, "-") || i->policy ? 0 : -ENOMEM;
+        }
+        if ((v = startswith(line, "mutable ") ? line + 8 : NULL))
+                return sysext_mutable_from_string(v, &i->mutable) < 0 ? -EBADMSG : 0;
+        if ((v = startswith(line, "only ") ? line + 5 : NULL)) {
+                strv_free(i->only);
+                i->only = strv_split(v, " ");
+                return i->only ? 0 : -ENOMEM;
         }
         if ((v = startswith(line, "hierarchy ") ? line + 10 : NULL))
                 return parse_hierarchy(v, i);

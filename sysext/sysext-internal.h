@@ -39,6 +39,12 @@ static inline ExtensionKind sysext_extension_kind(ImageClass c) {
         return c == IMAGE_CLASS_CONFEXT ? EXTENSION_CONFEXT : EXTENSION_SYSEXT;
 }
 
+/* Whether the merge is mounted noexec: sysext with --noexec, confext unless --noexec=no (as
+ * systemd-confext). Confext merges are nosuid whatever this says. */
+static inline bool sysext_noexec(const SysextOptions *o) {
+        return o->noexec || (o->class == IMAGE_CLASS_CONFEXT && !o->exec);
+}
+
 /* The root as the library uses it: NULL for the host ("" and "/" too). */
 static inline const char *sysext_root(const SysextOptions *o) {
         return isempty(o->root) || streq(o->root, "/") ? NULL : o->root;
@@ -59,6 +65,10 @@ int sysext_hierarchy_read(ImageClass class, const char *root, const char *path, 
  * the device it names. */
 int sysext_path_is_merged(ImageClass class, const char *path, dev_t *ret_dev);
 
+/* Creates hierarchy path under root (the missing components, 0755), resolved inside the root;
+ * *ret: its path as this process sees it. */
+int sysext_hierarchy_create(const char *root, const char *path, char **ret, GraftError *err);
+
 /* The staging directory root/run/graft/{sysext,confext}, created if missing, as a path. */
 int sysext_staging_dir(ImageClass class, const char *root, char **ret, GraftError *err);
 
@@ -78,6 +88,29 @@ typedef struct SysextStack {
 int sysext_unstack_here(ImageClass class, const char *path, SysextStack *ret, GraftError *err);
 /* From anywhere: what sysext_unstack_here() would find, the hierarchy left as it is. */
 int sysext_stack_read(ImageClass class, const char *path, SysextStack *ret, GraftError *err);
+
+/* The mounts right below the top mount of a hierarchy, each cloned (detached, with what is mounted
+ * below it) with its place relative to the hierarchy (sysext-submounts.c). */
+typedef struct SysextSubmounts {
+        char **rel;
+        int *fds;
+        size_t n;
+} SysextSubmounts;
+
+void sysext_submounts_done(SysextSubmounts *s);
+/* Clones what is mounted right below the top mount of path (the metadata directory's own mount
+ * left out), as the calling thread sees it. */
+int sysext_submounts_take(ImageClass class, const char *path, SysextSubmounts *ret, GraftError *err);
+/* Puts each clone at its place below dir_fd (resolved inside it); shown: dir_fd's path, for
+ * messages. A place the tree lacks is -ENOENT with GRAFT_ERROR_CONFLICT naming it. */
+int sysext_submounts_put(SysextSubmounts *s, int dir_fd, const char *shown, GraftError *err);
+/* After unmerge: puts each clone that has no twin on path now (a mount made on the merged tree)
+ * at its place there; drops the others. */
+int sysext_submounts_keep_below(SysextSubmounts *s, const char *path, GraftError *err);
+
+/* How many mounts the mount table lists on path (as the process sees it; 2 when it cannot be
+ * read): more than one is a stack. */
+int sysext_mounts_at(const char *path);
 
 /* Detaches the top mount of path. */
 int sysext_detach(const char *path, GraftError *err);
@@ -121,6 +154,8 @@ typedef struct SysextIntent {
         bool reload;       /* the change asks systemd to reload */
         bool resumed;      /* a refresh redoing an interrupted one: "old" is no consistent state */
         char *policy;      /* the image policy given, NULL: the default */
+        char **only;       /* the extensions named (valid image names: no spaces), NULL: all enabled */
+        SysextMutable mutable;
         char **paths;      /* hierarchies as configured ("/usr") */
         dev_t *old, *target;
         size_t n;
@@ -136,11 +171,57 @@ int sysext_intent_parse(const char *text, SysextIntent *ret, GraftError *err);
 /* Adds one hierarchy. */
 int sysext_intent_add(SysextIntent *i, const char *path, dev_t old, dev_t target);
 
-/* Builds one detached overlay mount per hierarchy (fds[i] = -EBADF where no image ships content),
+/* Builds one detached overlay mount per hierarchy (fds[i] = -EBADF where no image ships content;
+ * in a dry run -ENOENT where the hierarchy is missing and would be created, which a dry run never
+ * does),
  * in a private mount namespace: nothing of the staging is ever visible outside. Images that fail
  * to mount are marked skipped in the plan; the content lists of the others are filled in. Where a
  * hierarchy carries a merge now, the new overlay stacks on what lies below that merge. */
 int sysext_overlays_build(const SysextOptions *o, SysextPlan *plan, int **ret_fds, GraftError *err);
+
+void sysext_image_done(SysextImage *i);
+/* Leaves out of p what o does not choose (sysext-select.c), into p->passed_over; a name in
+ * o->only that is not found (or masked: in masked) is -ENOENT with GRAFT_ERROR_NO_SUCH_IMAGE. */
+int sysext_plan_select(const SysextOptions *o, SysextPlan *p, char * const *masked, GraftError *err);
+
+/* What the overlay builder asks of sysext-mutable.c for one hierarchy. */
+typedef struct SysextMutableRequest {
+        SysextMutable mode_wanted;
+        const char *root;       /* NULL: the host */
+        const char *hierarchy;  /* as configured: "/usr" */
+        const char *staging;    /* the builder's staging tmpfs (ephemeral layers go below it) */
+        size_t index;           /* of the hierarchy, for a unique name there */
+        bool dry_run;           /* create nothing */
+        mode_t mode;            /* the host hierarchy's, for an ephemeral upper directory */
+        uid_t uid;
+        gid_t gid;
+} SysextMutableRequest;
+
+typedef struct SysextMutableLayout {
+        char *import;           /* a read-only layer right below the metadata layer; NULL: none */
+        char *upper, *work;     /* the overlay's upper and work directories; NULL: read-only */
+        bool writable;          /* upper, or (dry run) would have one */
+} SysextMutableLayout;
+
+void sysext_mutable_layout_done(SysextMutableLayout *l);
+/* What the merge of one hierarchy gets in mode q->mode_wanted (NO, UNSET: nothing). */
+int sysext_mutable_layout(const SysextMutableRequest *q, SysextMutableLayout *ret, GraftError *err);
+/* o as a merge or refresh runs with it: the mutable mode and image policy the caller left unset
+ * taken from the configuration (policy: stored in *policy). */
+int sysext_options_configure(const SysextOptions *o, SysextOptions *ret, ImagePolicy *policy, GraftError *err);
+
+/* The record of what a merge of plan is made of (sysext-unchanged.c), listing
+ * merged_hierarchies; one that has an image without a content identity never compares equal. */
+int sysext_merge_record(const SysextOptions *o, const SysextPlan *plan, char * const *merged_hierarchies, char **ret);
+/* Whether the hierarchies merged now carry exactly the merge plan would make (refresh: nothing to
+ * do). */
+bool sysext_merge_unchanged(const SysextOptions *o, const SysextPlan *plan, const SysextStatus *st);
+
+/* Whether an image of plan that is merged asks systemd to reload (EXTENSION_RELOAD_MANAGER=1). */
+bool sysext_plan_wants_reload(const SysextPlan *plan);
+/* From the record a merged hierarchy carries: whether its extensions ask systemd to reload (1, 0),
+ * -ENOENT without a record. */
+int sysext_record_wants_reload(ImageClass class, const SysextHierarchy *h);
 
 /* Reads the extension-release files of the extensions a merged hierarchy lists, through the merged
  * tree, and tells whether one of them asks for EXTENSION_RELOAD_MANAGER. */

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "path-util.h"
 #include "strv.h"
 #include "sysext-internal.h"
 #include "time-util.h"
@@ -64,6 +65,24 @@ static int result_init(SysextResult *res, const SysextStatus *st) {
         return 0;
 }
 
+/* Hierarchies the root lacked were created for the overlays that go there: where they are now. */
+static int result_created(const SysextOptions *o, SysextResult *res, const int *fds, GraftError *err) {
+        for (size_t i = 0; i < res->n_hierarchies; i++) {
+                SysextHierarchyResult *h = &res->hierarchies[i];
+                if (fds[i] < 0 || h->resolved)
+                        continue;
+                _cleanup_(sysext_hierarchy_done) SysextHierarchy now = {};
+                int r = sysext_hierarchy_read(o->class, sysext_root(o), h->path, &now, err);
+                if (r < 0)
+                        return r;
+                if (!now.resolved)
+                        return graft_error_set(err, -ENOENT, GRAFT_ERROR_IO, "%s vanished while merging",
+                                               h->path);
+                h->resolved = TAKE_PTR(now.resolved);
+        }
+        return 0;
+}
+
 /* Puts overlay fd on path, where a merge exists already (replace) or not. */
 static int attach(int fd, const char *path, bool replace, SysextResult *res, SysextHierarchyResult *h,
                   GraftError *err) {
@@ -109,13 +128,6 @@ static int attach(int fd, const char *path, bool replace, SysextResult *res, Sys
         return 0;
 }
 
-static bool plan_wants_reload(const SysextPlan *p) {
-        for (size_t i = 0; i < p->n_images; i++)
-                if (!p->images[i].skipped && p->images[i].reload_manager)
-                        return true;
-        return false;
-}
-
 static void maybe_reload(const SysextOptions *o, bool wanted, SysextResult *res) {
         if (!wanted || o->no_reload) {
                 res->reload = SYSEXT_RELOAD_NOT_ASKED;
@@ -136,9 +148,12 @@ static void maybe_reload(const SysextOptions *o, bool wanted, SysextResult *res)
 static bool status_wants_reload(const SysextOptions *o, const SysextStatus *st) {
         if (o->no_reload)
                 return false;
-        for (size_t i = 0; i < st->n_hierarchies; i++)
-                if (sysext_merged_wants_reload(o->class, NULL, &st->hierarchies[i]))
+        for (size_t i = 0; i < st->n_hierarchies; i++) {
+                /* Our merge says it in its record; only another's needs every release file read. */
+                int r = sysext_record_wants_reload(o->class, &st->hierarchies[i]);
+                if (r > 0 || (r == -ENOENT && sysext_merged_wants_reload(o->class, NULL, &st->hierarchies[i])))
                         return true;
+        }
         return false;
 }
 
@@ -158,7 +173,7 @@ static void fill_extensions(const SysextOptions *o, SysextResult *res) {
 static int intent_begin(const SysextOptions *o, const OpLock *lock, SysextOp op, const SysextStatus *st,
                         const int *fds, bool reload, bool resumed, GraftError *err) {
         _cleanup_(sysext_intent_done) SysextIntent in = {
-                .op = op, .force = o->force, .noexec = o->noexec, .no_reload = o->no_reload, .reload = reload,
+                .op = op, .force = o->force, .noexec = sysext_noexec(o), .no_reload = o->no_reload, .reload = reload,
                 .resumed = resumed,
         };
         bool changes = false;
@@ -178,6 +193,9 @@ static int intent_begin(const SysextOptions *o, const OpLock *lock, SysextOp op,
                 return graft_error_set(err, r, GRAFT_ERROR_IO, "cannot read the boot id: %s", strerror(-r));
         if (o->policy && !(in.policy = image_policy_to_string(o->policy)))
                 return -ENOMEM;
+        if (o->only && !(in.only = strv_copy(o->only)))
+                return -ENOMEM;
+        in.mutable = o->mutable;
         _cleanup_free_ char *text = NULL;
         if (sysext_intent_format(&in, &text) < 0)
                 return -ENOMEM;
@@ -212,6 +230,23 @@ static int commit(const SysextStatus *st, int *fds, SysextResult *res, GraftErro
                         return r;
         }
         return 0;
+}
+
+/* What commit() would do, for a dry run; the overlays are dropped. */
+static void dry_run_actions(const SysextStatus *st, int *fds, SysextResult *res) {
+        res->dry_run = true;
+        for (size_t i = 0; i < res->n_hierarchies; i++) {
+                SysextHierarchyResult *h = &res->hierarchies[i];
+                int fd = fds ? fds[i] : -EBADF;
+                if (fd >= 0 || fd == -ENOENT) /* -ENOENT: the hierarchy would be created */
+                        h->action = st->hierarchies[i].merged ? SYSEXT_ACTION_REPLACED : SYSEXT_ACTION_MERGED;
+                else if (st->hierarchies[i].merged)
+                        h->action = SYSEXT_ACTION_UNMERGED;
+                if (!h->resolved && fd == -ENOENT)
+                        h->resolved = path_prefix_root(res->plan->root, h->path);
+                if (fds)
+                        fds[i] = safe_close(fds[i]);
+        }
 }
 
 /* A change that failed half way through its mount moves (not a crash: a system call refused) is
@@ -254,18 +289,42 @@ static int merge_or_refresh_locked(const SysextOptions *o, const OpLock *lock, b
         if (r < 0)
                 return r;
 
+        if (replace && !resumed && sysext_merge_unchanged(o, res.plan, &st)) {
+                /* The same images, by root hash, on the same hierarchies: nothing to remount. */
+                for (size_t i = 0; i < res.n_hierarchies; i++)
+                        res.hierarchies[i].action = st.hierarchies[i].merged ? SYSEXT_ACTION_KEPT : SYSEXT_ACTION_NONE;
+                res.dry_run = o->dry_run;
+                fill_extensions(o, &res);
+                *ret = res;
+                res = (SysextResult) {};
+                return 0;
+        }
+
         _cleanup_free_ int *fds = NULL;
         if (sysext_plan_n_ready(res.plan) > 0) {
                 r = sysext_overlays_build(o, res.plan, &fds, err);
                 if (r < 0)
                         return r;
+                r = o->dry_run ? 0 : result_created(o, &res, fds, err);
+                if (r < 0) {
+                        for (size_t i = 0; i < res.n_hierarchies; i++)
+                                safe_close(fds[i]);
+                        return r;
+                }
+        }
+
+        if (o->dry_run) {
+                dry_run_actions(&st, fds, &res);
+                *ret = res;
+                res = (SysextResult) {};
+                return 0;
         }
 
         /* Measured before anything is visible (a refused measurement changes nothing). */
         r = sysext_measure_plan(o, res.plan, &res.measure_note, err);
 
         /* Everything is ready: from here on only mount moves, recorded first. */
-        bool wants_reload = plan_wants_reload(res.plan) || old_wants_reload;
+        bool wants_reload = sysext_plan_wants_reload(res.plan) || old_wants_reload;
         if (r >= 0)
                 r = intent_begin(o, lock, replace ? SYSEXT_OP_REFRESH : SYSEXT_OP_MERGE, &st, fds, wants_reload,
                                  resumed, err);
@@ -312,12 +371,25 @@ static int begin(const SysextOptions *o, const char *verb, OpLock *lock, char **
 static int change(const SysextOptions *o, SysextOp op, SysextResult *ret, GraftError *err) {
         _cleanup_(op_lock_release) OpLock lock = OP_LOCK_INIT;
         _cleanup_free_ char *note = NULL;
-        int r = begin(o, sysext_op_to_string(op), &lock, &note, err);
+        if (o->dry_run && op == SYSEXT_OP_UNMERGE)
+                return graft_error_set(err, -EINVAL, GRAFT_ERROR_INVALID_ARGUMENT, "a dry run is for merge and refresh");
+        /* A dry run looks at the state as it is, a half-done change too: it changes nothing, not
+         * even by recovering. It takes the lock so that what it says is not half of another's. */
+        int r = o->dry_run ? sysext_lock(o, "dry run", false, &lock, err) : begin(o, sysext_op_to_string(op), &lock, &note, err);
         if (r < 0)
                 return r;
+        /* The configuration fills in what the caller left unset (merge and refresh only: a bad
+         * configuration file must not keep anybody from unmerging). */
+        SysextOptions eff = *o;
+        ImagePolicy policy;
+        if (op != SYSEXT_OP_UNMERGE) {
+                r = sysext_options_configure(o, &eff, &policy, err);
+                if (r < 0)
+                        return r;
+        }
         SysextResult res = {};
         r = op == SYSEXT_OP_UNMERGE ? unmerge_locked(o, &lock, &res, err)
-                                    : merge_or_refresh_locked(o, &lock, op == SYSEXT_OP_REFRESH, false, &res, err);
+                                    : merge_or_refresh_locked(&eff, &lock, op == SYSEXT_OP_REFRESH, false, &res, err);
         if (r < 0)
                 return r;
         res.recovery = TAKE_PTR(note);
@@ -333,13 +405,43 @@ int sysext_refresh(const SysextOptions *o, SysextResult *ret, GraftError *err) {
         return change(o, SYSEXT_OP_REFRESH, ret, err);
 }
 
+typedef struct SubmountsPer {
+        SysextSubmounts *s; /* one per hierarchy */
+        size_t n;
+} SubmountsPer;
+
+static void submounts_per_done(SubmountsPer *p) {
+        for (size_t i = 0; i < p->n; i++)
+                sysext_submounts_done(&p->s[i]);
+        free(p->s);
+}
+
+/* What was mounted on each merged tree, taken before anything changes: it stays where it is seen. */
+static int take_submounts(const SysextOptions *o, const SysextStatus *st, SubmountsPer *ret, GraftError *err) {
+        ret->s = calloc(st->n_hierarchies + 1, sizeof(SysextSubmounts));
+        if (!ret->s)
+                return -ENOMEM;
+        ret->n = st->n_hierarchies;
+        for (size_t i = 0; i < st->n_hierarchies; i++) {
+                int r = st->hierarchies[i].merged
+                                ? sysext_submounts_take(o->class, st->hierarchies[i].resolved, &ret->s[i], err)
+                                : 0;
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static int unmerge_locked(const SysextOptions *o, const OpLock *lock, SysextResult *ret, GraftError *err) {
         _cleanup_(sysext_status_done) SysextStatus st = {};
         _cleanup_(sysext_result_done) SysextResult res = {};
+        _cleanup_(submounts_per_done) SubmountsPer subs = {};
         int r = sysext_status_current(o, &st, err);
         if (r < 0)
                 return r;
         r = result_init(&res, &st);
+        if (r >= 0)
+                r = take_submounts(o, &st, &subs, err);
         if (r < 0)
                 return r;
         bool wants_reload = status_wants_reload(o, &st);
@@ -352,6 +454,8 @@ static int unmerge_locked(const SysextOptions *o, const OpLock *lock, SysextResu
                         continue;
                 /* A merge stacked on another (another tool's doing) is removed whole. */
                 int k = sysext_detach_all(o->class, st.hierarchies[i].resolved, "sysext-detached", err);
+                if (k >= 0)
+                        k = sysext_submounts_keep_below(&subs.s[i], st.hierarchies[i].resolved, err);
                 if (k < 0)
                         return commit_failed(o, lock, k, err);
                 res.hierarchies[i].action = SYSEXT_ACTION_UNMERGED;

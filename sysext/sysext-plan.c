@@ -17,7 +17,7 @@
 #include "sysext-internal.h"
 #include "version.h"
 
-static void sysext_image_done(SysextImage *i) {
+void sysext_image_done(SysextImage *i) {
         free(i->name);
         free(i->path);
         free(i->found_as);
@@ -40,6 +40,7 @@ SysextPlan *sysext_plan_free(SysextPlan *p) {
                 sysext_image_done(&p->images[i]);
         free(p->images);
         strv_free(p->discovery_skipped);
+        strv_free(p->passed_over);
         strv_free(p->hierarchies);
         free(p->root);
         free(p);
@@ -205,6 +206,7 @@ static int plan_from_discovery(const SysextOptions *o, SysextPlan *p, GraftError
         if (r < 0)
                 return r;
         p->discovery_skipped = TAKE_PTR(d.skipped);
+        p->passed_over = TAKE_PTR(d.passed_over);
         p->images = calloc(d.n_images + 1, sizeof(SysextImage));
         if (!p->images)
                 return -ENOMEM;
@@ -218,7 +220,8 @@ static int plan_from_discovery(const SysextOptions *o, SysextPlan *p, GraftError
         }
         if (p->n_images > 1)
                 qsort(p->images, p->n_images, sizeof(SysextImage), cmp_image);
-        return 0;
+        /* Chosen before anything is verified: what is left out costs nothing. */
+        return sysext_plan_select(o, p, d.masked, err);
 }
 
 /* In an initrd extensions are matched against the "initrd" scope, as systemd does. */

@@ -98,8 +98,12 @@ static int redo_refresh(const SysextOptions *o, const OpLock *lock, const Sysext
         SysextOptions again = *o;
         again.hierarchies = in->paths;
         again.force = in->force;
-        again.noexec = in->noexec;
+        again.noexec = in->noexec; /* as the interrupted change mounted: effective, so exec follows */
+        again.exec = !in->noexec;
         again.no_reload = in->no_reload;
+        again.only = in->only;
+        again.mutable = in->mutable != SYSEXT_MUTABLE_UNSET ? in->mutable : SYSEXT_MUTABLE_NO;
+        again.dry_run = false;
         again.policy = NULL;
         if (in->policy) {
                 int r = image_policy_parse(in->policy, &policy, err);
@@ -208,7 +212,9 @@ static int collapse_configured(const SysextOptions *o, char ***notes, GraftError
                 return r;
         for (size_t i = 0; i < st.n_hierarchies; i++) {
                 const SysextHierarchy *h = &st.hierarchies[i];
-                if (!h->merged)
+                /* Looking below the top mount takes a thread with a mount namespace of its own, a
+                 * copy of every mount there is: only where the mount table shows a stack at all. */
+                if (!h->merged || sysext_mounts_at(h->resolved) <= 1)
                         continue;
                 SysextStack s;
                 r = sysext_stack_read(o->class, h->resolved, &s, err);

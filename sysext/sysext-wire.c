@@ -10,15 +10,20 @@
 
 uint64_t sysext_options_to_bus_flags(const SysextOptions *o) {
         return (o->force ? SYSEXT_BUS_FORCE : 0) | (o->noexec ? SYSEXT_BUS_NOEXEC : 0) |
-               (o->no_reload ? SYSEXT_BUS_NO_RELOAD : 0);
+               (o->no_reload ? SYSEXT_BUS_NO_RELOAD : 0) | (o->dry_run ? SYSEXT_BUS_DRY_RUN : 0) |
+               ((uint64_t) o->mutable << SYSEXT_BUS_MUTABLE_SHIFT) | (o->exec ? SYSEXT_BUS_EXEC : 0);
 }
 
 int sysext_options_from_bus_flags(uint64_t flags, SysextOptions *o) {
-        if (flags & ~(uint64_t) _SYSEXT_BUS_FLAGS_ALL)
+        uint64_t m = (flags & SYSEXT_BUS_MUTABLE_MASK) >> SYSEXT_BUS_MUTABLE_SHIFT;
+        if (flags & ~(uint64_t) _SYSEXT_BUS_FLAGS_ALL || m >= _SYSEXT_MUTABLE_MAX)
                 return -EINVAL;
+        o->mutable = (SysextMutable) m;
         o->force = flags & SYSEXT_BUS_FORCE;
         o->noexec = flags & SYSEXT_BUS_NOEXEC;
         o->no_reload = flags & SYSEXT_BUS_NO_RELOAD;
+        o->dry_run = flags & SYSEXT_BUS_DRY_RUN;
+        o->exec = flags & SYSEXT_BUS_EXEC;
         return 0;
 }
 
@@ -222,7 +227,11 @@ int sysext_result_append(sd_bus_message *m, const SysextResult *res) {
                 r = bus_append_string(m, sysext_reload_to_string(res->reload));
         if (r >= 0)
                 r = bus_append_string(m, res->reload_error);
-        return r < 0 ? r : sd_bus_message_append(m, "b", (int) res->beneath_unsupported);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "b", (int) res->beneath_unsupported);
+        if (r >= 0)
+                r = bus_append_strv(m, p ? p->passed_over : NULL);
+        return r < 0 ? r : sd_bus_message_append(m, "b", (int) res->dry_run);
 }
 
 static int read_image(sd_bus_message *m, void *item) {
@@ -311,7 +320,7 @@ static int plan_finish(SysextPlan *p, ImageClass class, const SysextResult *res)
 int sysext_result_read(sd_bus_message *m, ImageClass class, SysextResult *ret) {
         _cleanup_(sysext_result_done) SysextResult res = {};
         _cleanup_free_ char *reload = NULL;
-        int has_plan, beneath;
+        int has_plan, beneath, dry_run;
         int r = sd_bus_message_read(m, "b", &has_plan);
         if (r < 0)
                 return r;
@@ -332,11 +341,16 @@ int sysext_result_read(sd_bus_message *m, ImageClass class, SysextResult *ret) {
                 r = bus_read_string(m, &res.reload_error);
         if (r >= 0)
                 r = sd_bus_message_read(m, "b", &beneath);
+        if (r >= 0)
+                r = bus_read_strv(m, &p->passed_over);
+        if (r >= 0)
+                r = sd_bus_message_read(m, "b", &dry_run);
         if (r >= 0 && has_plan)
                 r = plan_finish(p, class, &res);
         if (r < 0)
                 return r;
         res.beneath_unsupported = beneath;
+        res.dry_run = dry_run;
         if (has_plan)
                 res.plan = TAKE_PTR(p);
         *ret = res;

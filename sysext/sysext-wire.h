@@ -13,7 +13,12 @@ enum {
         SYSEXT_BUS_FORCE = 1 << 0,
         SYSEXT_BUS_NOEXEC = 1 << 1,
         SYSEXT_BUS_NO_RELOAD = 1 << 2,
-        _SYSEXT_BUS_FLAGS_ALL = (1 << 3) - 1,
+        SYSEXT_BUS_DRY_RUN = 1 << 3, /* Merge, Refresh and their …Named forms */
+        /* Bits 4-6: the SysextMutable value (0: unset, the configuration's). */
+        SYSEXT_BUS_MUTABLE_SHIFT = 4,
+        SYSEXT_BUS_MUTABLE_MASK = 7 << 4,
+        SYSEXT_BUS_EXEC = 1 << 7,    /* confext: --noexec=no */
+        _SYSEXT_BUS_FLAGS_ALL = (1 << 8) - 1,
 };
 
 uint64_t sysext_options_to_bus_flags(const SysextOptions *o);
@@ -27,7 +32,7 @@ int sysext_class_from_string(const char *s, ImageClass *ret);
 /* Reply signatures. */
 #define SYSEXT_BUS_LISTING_SIGNATURE "a(ssssut)as"
 #define SYSEXT_BUS_STATUS_SIGNATURE "a(ssbast)"
-#define SYSEXT_BUS_RESULT_SIGNATURE "ba(ssssubssusssas)asa(sssast)ssb"
+#define SYSEXT_BUS_RESULT_SIGNATURE "ba(ssssubssusssas)asa(sssast)ssbasb"
 
 int sysext_listing_append(sd_bus_message *m, const SysextListing *l);
 int sysext_listing_read(sd_bus_message *m, SysextListing *ret);

@@ -13,13 +13,33 @@
 #include "image-verify.h"
 #include "release-match.h"
 
+/* --mutable= (systemd's modes and layout, v256): whether a merged hierarchy H takes writes, into
+ * ROOT/var/lib/extensions.mutable/H ("yes": created if missing; "auto": if it exists; a symlink
+ * there leads where it says, inside the root), or into an empty tmpfs that goes with the merge
+ * ("ephemeral"); "import" adds that directory as a read-only layer instead, "ephemeral-import"
+ * both. UNSET: the configuration's (sysext.conf), else NO. */
+typedef enum SysextMutable {
+        SYSEXT_MUTABLE_UNSET,
+        SYSEXT_MUTABLE_NO,
+        SYSEXT_MUTABLE_YES,
+        SYSEXT_MUTABLE_AUTO,
+        SYSEXT_MUTABLE_IMPORT,
+        SYSEXT_MUTABLE_EPHEMERAL,
+        SYSEXT_MUTABLE_EPHEMERAL_IMPORT,
+        _SYSEXT_MUTABLE_MAX,
+} SysextMutable;
+const char *sysext_mutable_to_string(SysextMutable m);
+/* Also the booleans systemd takes (yes/no/true/false/1/0/on/off). -EINVAL for anything else. */
+int sysext_mutable_from_string(const char *s, SysextMutable *ret);
+
 typedef struct SysextOptions {
         ImageClass class;          /* IMAGE_CLASS_SYSEXT or IMAGE_CLASS_CONFEXT */
         const char *root;          /* NULL or "/": the host (and only then is systemd asked to reload) */
         char **hierarchies;        /* NULL: sysext_hierarchies_default() */
         const ImagePolicy *policy; /* NULL: image_policy_default(root) */
         bool force;                /* merge images whose extension-release does not fit the host */
-        bool noexec;               /* sysext: mount noexec too (confext always is) */
+        bool noexec;               /* sysext: mount noexec (and nosuid) too */
+        bool exec;                 /* confext: --noexec=no, mount without noexec (still nosuid, nodev) */
         bool no_reload;            /* never ask systemd to reload, whatever extensions ask for */
         unsigned n_threads;        /* 0: one per CPU */
         VerifyCache *verify_cache; /* hash trees verified before are not hashed again; NULL: always hash */
@@ -33,7 +53,24 @@ typedef struct SysextOptions {
         /* status: never recover first (graftd answering a caller who may not change anything;
          * it recovers at start, and every change recovers first). */
         bool no_recovery;
+        /* merge, refresh: only these extensions (by name; each must be found, masked ones are
+         * refused), disabled or not; NULL: every one that is not disabled (sysext_set_enabled()). */
+        char **only;
+        /* merge, refresh: verify, mount and assemble everything as for real, put nothing in place;
+         * the result says what would be done (SysextResult.dry_run). No recovery, no intent. */
+        bool dry_run;
+        SysextMutable mutable;
 } SysextOptions;
+
+/* The configuration file (sysext.conf, confext.conf, with drop-ins; see sysext-config.c): what
+ * applies when neither the command line nor the caller says. */
+typedef struct SysextConfig {
+        SysextMutable mutable;  /* UNSET: not configured */
+        char *image_policy;     /* NULL: not configured */
+} SysextConfig;
+
+void sysext_config_done(SysextConfig *c);
+int sysext_config_load(ImageClass class, const char *root, SysextConfig *ret, GraftError *err);
 
 /* The hierarchies of a class: $GRAFT_SYSEXT_HIERARCHIES, else $SYSTEMD_SYSEXT_HIERARCHIES (for
  * confext: …_CONFEXT_HIERARCHIES), colon-separated absolute paths taken inside the root, else
@@ -81,6 +118,9 @@ typedef struct SysextPlan {
         SysextImage *images;      /* every discovered image, in merge order (lowest layer first) */
         size_t n_images;
         char **discovery_skipped; /* "PATH: reason" for search directory entries that are no image */
+        /* "WHAT: why" for what was found and deliberately not merged (no error, no exit status 9):
+         * masks, masked and overridden images, older versions, disabled or not named ones. */
+        char **passed_over;
         char **hierarchies;       /* as configured */
         char *root;               /* NULL for the host */
 } SysextPlan;
@@ -140,7 +180,7 @@ typedef enum SysextAction {
         SYSEXT_ACTION_REPLACED,   /* new overlay mounted beneath the old, old one removed: no gap */
         SYSEXT_ACTION_SWAPPED,    /* fallback without MOVE_MOUNT_BENEATH: old detached, new attached */
         SYSEXT_ACTION_UNMERGED,   /* overlay removed */
-        SYSEXT_ACTION_KEPT,       /* merge: already merged, left as it is */
+        SYSEXT_ACTION_KEPT,       /* refresh: the same images (by root hash) merged already, left as it is */
         _SYSEXT_ACTION_MAX,
 } SysextAction;
 const char *sysext_action_to_string(SysextAction a);
@@ -171,6 +211,7 @@ typedef struct SysextResult {
         bool beneath_unsupported;           /* the kernel refused MOVE_MOUNT_BENEATH */
         char *recovery;                     /* what recovery did first (in-process only), NULL: nothing */
         char *measure_note;                 /* the images were not measured (no TPM), and why */
+        bool dry_run;                       /* nothing was changed: the actions are what would be done */
 } SysextResult;
 
 void sysext_result_done(SysextResult *r);
@@ -184,11 +225,22 @@ int sysext_merge(const SysextOptions *o, SysextResult *ret, GraftError *err);
  * detached, so /usr is never without extensions. Where the kernel lacks MOVE_MOUNT_BENEATH the old
  * overlay is detached and the ready new one attached right after (a gap of two system calls,
  * reported in gap_usec). Any failure before that point leaves the old merge untouched. A
- * hierarchy for which no image ships content is unmerged. Without images, this is unmerge. */
+ * hierarchy for which no image ships content is unmerged. Without images, this is unmerge. When
+ * every merged hierarchy carries the merge the images would make now (same images, same root
+ * hashes or file identities, same options: see sysext-unchanged.c), nothing is touched and each
+ * merged hierarchy's action is SYSEXT_ACTION_KEPT. */
 int sysext_refresh(const SysextOptions *o, SysextResult *ret, GraftError *err);
 
 /* Removes the merge (ours or systemd's) from every hierarchy that carries one. */
 int sysext_unmerge(const SysextOptions *o, SysextResult *ret, GraftError *err);
+
+/* Extensions left out of merge and refresh (ROOT/etc/graft/sysext.disabled, confext.disabled):
+ * disables (enable = false) or enables again each name, under the operation lock, by an atomic
+ * rename. *ret_changed (may be NULL): the names whose state changed. Takes effect at the next merge
+ * or refresh. */
+int sysext_set_enabled(const SysextOptions *o, char * const *names, bool enable, char ***ret_changed, GraftError *err);
+/* The names disabled under root (NULL: none). */
+int sysext_disabled_read(ImageClass class, const char *root, char ***ret, GraftError *err);
 
 /* Asks the service manager to reload (org.freedesktop.systemd1.Manager.Reload) over bus, or, when
  * bus is NULL, over systemd's private socket (as root; it works before the system bus is up) or

@@ -52,17 +52,19 @@ new_root() {
         for i in $(seq "$3"); do cp "$w/$2/ext$i.raw" "$1/var/lib/extensions/"; done
         cat "$1"/var/lib/extensions/* >/dev/null # page cache warm for every tool
 }
-ms() { # ms CMD...: wall time in milliseconds; the command must succeed
+ms() { # ms CMD...: wall time in microseconds (printed as ms with one decimal: an unmerge takes a
+        # few ms, whole milliseconds would round the comparison away); the command must succeed
         local s e
         s=$(date +%s%N)
         "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; "$@" >&2 || true; exit 1; }
         e=$(date +%s%N)
-        echo $(((e - s) / 1000000))
+        echo $(((e - s) / 1000))
 }
+fmt() { echo "scale=1; $1 / 1000" | bc; }
 median() { tr ' ' '\n' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 sd_unmerge() { SYSTEMD_SYSEXT_HIERARCHIES="$1/usr:$1/opt" systemd-sysext unmerge; }
 
-printf '\n%-5s %12s %12s %12s %9s %9s | %12s %12s\n' N "sd merge" "graft merge" "graft signed" ratio "signed" "sd unmerge" "graft unm."
+printf '\n%-5s %12s %12s %12s %9s %9s | %12s %12s %9s\n' N "sd merge" "graft merge" "graft signed" ratio "signed" "sd unmerge" "graft unm." "unm. ratio"
 for n in $counts; do
         declare -a sdm=() gm=() gs=() sdu=() gu=()
         new_root "$w/r-plain-$n" plain "$n"
@@ -82,9 +84,11 @@ for n in $counts; do
         done
         a=$(echo "${sdm[*]}" | median) b=$(echo "${gm[*]}" | median) c=$(echo "${gs[*]}" | median)
         d=$(echo "${sdu[*]}" | median) e=$(echo "${gu[*]}" | median)
-        printf '%-5s %10s ms %10s ms %10s ms %8.2fx %8.2fx | %10s ms %10s ms\n' "$n" "$a" "$b" "$c" \
-                "$(echo "scale=3; $b / $a" | bc)" "$(echo "scale=3; $c / $a" | bc)" "$d" "$e"
+        printf '%-5s %10s ms %10s ms %10s ms %8.2fx %8.2fx | %10s ms %10s ms %8.2fx\n' "$n" "$(fmt "$a")" "$(fmt "$b")" "$(fmt "$c")" \
+                "$(echo "scale=3; $b / $a" | bc)" "$(echo "scale=3; $c / $a" | bc)" "$(fmt "$d")" "$(fmt "$e")" \
+                "$(echo "scale=3; $e / ($d + ($d == 0))" | bc)"
 done
 echo
-echo "ratio: graft merge / systemd-sysext merge (plain squashfs, both);"
+echo "ratio: graft merge / systemd-sysext merge (plain squashfs, both); unm. ratio: the same for unmerge"
+echo "(the bar: merge at most 0.1x at 50, unmerge at most 1x at 1, 10 and 50);"
 echo "signed: graft merge of signed verity images (fully verified, no cache) / systemd-sysext merge of the plain ones."

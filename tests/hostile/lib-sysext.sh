@@ -89,16 +89,21 @@ sx_state() {
         local h
         echo "== mounts"
         # Mount point, type, source and super options (the layers: their staging paths are the
-        # same in every run); a stacked merge shows as a second line for its mount point.
+        # same in every run); a stacked merge shows as a second line for its mount point. Without
+        # overlayfs's uuid=: the kernel picks it by whether an upper directory (a mutable merge's)
+        # was used before.
         awk -v r="$R" '$5 == r || index($5, r "/") == 1 {
                 for (i = 7; $i != "-"; i++);
-                print $5, $(i + 1), $(i + 2), $(i + 3)
+                o = $(i + 3); gsub(/,uuid=[a-z]+/, "", o)
+                print $5, $(i + 1), $(i + 2), o
         }' /proc/self/mountinfo | LC_ALL=C sort
         for h in usr opt etc; do
                 echo "== $h"
                 (cd "$R/$h" && find . -path './.systemd-*/dev' -prune -o -printf '%p %y %m\n' | LC_ALL=C sort)
-                (cd "$R/$h" && find . -path './.systemd-*/dev' -prune -o -type f -print0 | LC_ALL=C sort -z |
-                        xargs -0r sha256sum)
+                # graft-merge is listed, not hashed: it names the images' inodes and times, which
+                # differ for every copy the runs make of the same images.
+                (cd "$R/$h" && find . \( -path './.systemd-*/dev' -o -path './.systemd-*/graft-merge' \) -prune -o \
+                        -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum)
         done
         echo "== run"
         # (not the trust record, written after the change it describes: see devmode.h)

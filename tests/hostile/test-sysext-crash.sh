@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Crash at any moment, before or after, never between (sextctl(1), CRASH SAFETY AND CONCURRENCY):
 # merge (several images, one skipped), refresh (with and without a change of the image set, and
-# the swap of kernels without MOVE_MOUNT_BENEATH) and unmerge, of system and configuration
+# the swap of kernels without MOVE_MOUNT_BENEATH), mutable merges (ephemeral and routed) and unmerge, of system and configuration
 # extensions, are killed with SIGKILL at every fault point in turn (GRAFT_FAULT_STEP=n, after the
 # number of points was learned with GRAFT_FAULT_LOG). Then the next invocation recovers (sextctl
 # status, or graftd at its start), and $R must be exactly as before the operation or as after it:
@@ -98,6 +98,16 @@ crash_loop refresh-same/sysext sysext refresh "a b c z" "a b c z"
 crash_loop refresh-swap/sysext sysext refresh "a b z" "a c z" GRAFT_SYSEXT_COMPAT=no-beneath
 crash_loop refresh-to-none/sysext sysext refresh "a b" ""
 crash_loop unmerge/sysext sysext unmerge "a b c" "a b c"
+# Mutable merges, chosen by the configuration file (run_op passes no options): an ephemeral upper
+# layer is staged like everything else and goes with the process; "yes" routes writes to
+# var/lib/extensions.mutable, created once (outside what the states compare) and kept.
+mkdir -p "$R/etc/systemd"
+printf '[SysExt]\nMutable=ephemeral\n' >"$R/etc/systemd/sysext.conf"
+crash_loop merge-ephemeral/sysext sysext merge "" "a b c z"
+crash_loop refresh-ephemeral/sysext sysext refresh "a b z" "a c z"
+printf '[SysExt]\nMutable=yes\n' >"$R/etc/systemd/sysext.conf"
+crash_loop refresh-mutable/sysext sysext refresh "a b z" "a c z"
+rm -r "$R/etc/systemd"
 crash_loop merge/confext confext merge "" "ca cb cz"
 crash_loop refresh-change/confext confext refresh "ca cz" "ca cb cz"
 crash_loop unmerge/confext confext unmerge "ca cb" "ca cb"

@@ -57,7 +57,15 @@ static void setup(void) {
         touch("var/lib/extensions/baz.raw.v/other_99.raw");
         touch("var/lib/extensions/...raw");              /* hidden: not even looked at */
         touch("var/lib/extensions/bad\x1b[31mname.raw");  /* a terminal escape in a name */
-        touch("var/lib/extensions/notes.txt");
+        touch("var/lib/extensions/notes.txt");           /* no image by its name: ignored */
+        touch("var/lib/extensions/README");
+        touch("var/lib/extensions/foo.roothash");
+        /* An absolute symlink inside a .v/ directory leads inside the root, at every level: the
+         * .v/ directory itself is a symlink, and so is its entry. Only the root has /srv/abs. */
+        mkdirs("srv/abs/abs_5/usr");
+        mkdirs("srv/absv");
+        link_("/srv/abs/abs_5", "srv/absv/abs_5");
+        link_("/srv/absv", "var/lib/extensions/abs.v");
         touch("var/lib/extensions/.hidden.raw");
         link_("/nonexistent.raw", "var/lib/extensions/dangling.raw");
         char p[512];
@@ -95,13 +103,19 @@ TEST(discover) {
         i = find(&d, "dirimage");
         ASSERT_TRUE(i && i->type == S_IFDIR && !i->version);
 
+        i = find(&d, "abs");
+        ASSERT_TRUE(i && i->type == S_IFDIR);
+        ASSERT_STREQ(i->version, "5");
+        snprintf(p, sizeof p, "%s/srv/abs/abs_5", root);
+        ASSERT_STREQ(i->path, p);
+
         ASSERT_TRUE(!find(&d, "..") && !find(&d, ".hidden") && !find(&d, "notes") && !find(&d, "fifo"));
-        ASSERT_EQ(d.n_images, 5);
+        ASSERT_EQ(d.n_images, 6);
 
         _cleanup_free_ char *skipped = strv_join(d.skipped, "\n");
         fprintf(stderr, "skipped:\n%s\n", skipped);
         ASSERT_TRUE(strstr(skipped, "/var/lib/extensions/bad\\x1b[31mname.raw: \"bad\\x1b[31mname\" is not a valid image name"));
-        ASSERT_TRUE(strstr(skipped, "/var/lib/extensions/notes.txt: not a .raw file"));
+        ASSERT_TRUE(!strstr(skipped, "notes.txt") && !strstr(skipped, "README") && !strstr(skipped, "roothash"));
         ASSERT_TRUE(strstr(skipped, "/var/lib/extensions/empty.raw.v: "));
         ASSERT_TRUE(strstr(skipped, "holds no empty_VERSION[_x86-64][.raw] entry"));
         ASSERT_TRUE(strstr(skipped, "/var/lib/extensions/fifo.raw: neither a .raw file"));

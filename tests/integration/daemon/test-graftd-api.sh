@@ -126,8 +126,13 @@ call Extensions1 Merge sts sysext 0 "" >"$T/merge.json"
 grep -q '"merged"' "$T/merge.json" || fail "Merge: $(cat "$T/merge.json")"
 [[ $(cat "$R/usr/share/ext1/file") == ext1 ]] || fail "Merge did not merge ext1"
 signal_seen "org.graft.Extensions1.Merged ('sysext', ['/usr'], ['ext1'])"
+# The same images: left alone ("kept"); one more: replaced beneath the old merge.
+call Extensions1 Refresh sts sysext 4 "root=signed+absent:usr=signed+absent" >"$T/refresh.json"
+grep -q '"kept"' "$T/refresh.json" || fail "Refresh (unchanged): $(cat "$T/refresh.json")"
+sysext_image ext9
 call Extensions1 Refresh sts sysext 4 "root=signed+absent:usr=signed+absent" >"$T/refresh.json"
 grep -q '"replaced"' "$T/refresh.json" || fail "Refresh: $(cat "$T/refresh.json")"
+rm "$R/var/lib/extensions/ext9.raw"
 call Extensions1 Unmerge st sysext 0 >/dev/null
 [[ ! -e $R/usr/share/ext1 ]] || fail "Unmerge left ext1 merged"
 signal_seen "org.graft.Extensions1.Unmerged ('sysext', ['/usr'])"
@@ -141,7 +146,8 @@ call Extensions1 Unmerge st confext 0 >/dev/null
 E=org.graft.Error
 gcall_error $E.InvalidArgument 'the class must be "sysext" or "confext", not "foo"' Extensions1.List foo
 gcall_error $E.InvalidArgument "unknown flags 0x40" Manager1.DetachImage demo 64
-gcall_error $E.InvalidArgument "unknown flags 0x8" Extensions1.Unmerge sysext 8
+gcall_error $E.InvalidArgument "unknown flags 0x100" Extensions1.Unmerge sysext 256
+gcall_error $E.InvalidArgument "a dry run is for merge and refresh" Extensions1.Unmerge sysext 8
 gcall_error $E.InvalidArgument 'copy mode must be auto, copy, symlink or mixed, not "hardlink"' \
         Manager1.AttachImage demo "@as []" "" hardlink 0 "@as []" ""
 gcall_error $E.InvalidArgument "invalid image policy root=bogus" \

@@ -168,9 +168,29 @@ printf 'ID=fedora\nVERSION_ID=39\n' >"$T/ext-bad/usr/lib/extension-release.d/ext
         --key "$T/keys/pk.key" --cert "$T/keys/pk.crt" >/dev/null
 change 9 undo_s "$S" merge
 change 9 "" "$S" --json=short refresh
-change 0 "" "$S" --force --image-policy='root=signed+absent:usr=signed+absent' --no-reload refresh
+# (Undone by a refresh without --force, so that the second one finds "bad" unmerged again and
+# does not leave the merge alone as unchanged.)
+change 0 "$S --root=$R refresh || true" "$S" --force --image-policy='root=signed+absent:usr=signed+absent' --no-reload refresh
 "$S" unmerge >/dev/null
 rm "$R/var/lib/extensions/bad.raw"
+# Choosing what is merged, the same through graftd (the dry-run flag, MergeNamed, RefreshNamed,
+# SetEnabled): a dry run changes nothing, names pick a subset, disable/enable write the state.
+same 0 "$S" merge --dry-run
+same 0 "$S" --json=short refresh --dry-run
+same 7 "$S" merge nope
+run_expect 2 "--dry-run is for merge and refresh" "$S" unmerge --dry-run
+change 0 undo_s "$S" merge ext2
+"$S" unmerge >/dev/null
+change 0 undo_s "$S" refresh ext1
+"$S" unmerge >/dev/null
+undo_e() { "$SEXTCTL" --root="$R" enable ext1 && rm -r "$R/etc/graft"; }
+change 0 undo_e "$S" disable ext1
+same 0 "$S" merge --dry-run
+undo_e >/dev/null 2>&1
+# --mutable travels in the flags.
+change 0 undo_s "$S" --mutable=ephemeral merge
+[[ -w $R/usr/share ]] && touch "$R/usr/share/eph" || fail "merge --mutable=ephemeral through graftd is not writable"
+"$S" unmerge >/dev/null
 # A failure of the whole operation (exit 1, GRAFT_ERROR_IO) is reported the same.
 rm -rf "$R/run/graft" && echo x >"$R/run/graft"
 change 1 "" "$S" merge

@@ -43,13 +43,16 @@ squash() {
 }
 
 # merged_state ROOT: every path, type and content hash under the root's /usr and /opt, plus the
-# merge metadata except the device number (which differs by nature).
+# merge metadata except the device number (which differs by nature) and graft's record of what the
+# merge is made of (graft-merge: systemd-sysext writes none).
 merged_state() {
         local h
         for h in usr opt; do
                 echo "== $h"
-                (cd "$1/$h" && find . -path ./.systemd-sysext/dev -prune -o -printf '%p %y %m\n' | LC_ALL=C sort)
-                (cd "$1/$h" && find . -path ./.systemd-sysext/dev -prune -o -type f -exec sha256sum {} + | LC_ALL=C sort)
+                (cd "$1/$h" && find . \( -path ./.systemd-sysext/dev -o -path ./.systemd-sysext/graft-merge \) -prune -o \
+                        -printf '%p %y %m\n' | LC_ALL=C sort)
+                (cd "$1/$h" && find . \( -path ./.systemd-sysext/dev -o -path ./.systemd-sysext/graft-merge \) -prune -o \
+                        -type f -exec sha256sum {} + | LC_ALL=C sort)
         done
 }
 
