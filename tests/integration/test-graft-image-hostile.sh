@@ -22,13 +22,20 @@ sig_off=$(part_offset "$T/good.raw" 3)
 
 # hostile NAME CODE NEEDLE [verify options]: copies good.raw to NAME.raw for the caller to damage
 # first (via $img), then checks verify's refusal and that the refused image was not modified.
+# dir_state IMAGE: its hash and its directory's entries (not ls: its column widths follow the
+# link count of the parent, which other tests change meanwhile).
+dir_state() {
+        sha256sum "$1"
+        find "$(dirname "$1")" -maxdepth 1 -printf '%P %y %m %s %T@\n' | LC_ALL=C sort
+}
+
 check_refused() {
         local img=$1 code=$2 needle=$3
         shift 3
         local before after
-        before=$(sha256sum "$img"; ls -la "$(dirname "$img")" | grep -v " \.\.$")
+        before=$(dir_state "$img")
         run_expect "$code" "$needle" "$GRAFT_IMAGE" verify "$@" "$img"
-        after=$(sha256sum "$img"; ls -la "$(dirname "$img")" | grep -v " \.\.$")
+        after=$(dir_state "$img")
         assert_eq "$after" "$before" "verify changed $img or its directory"
 }
 copy() { mkdir -p "$T/$1"; cp "$T/good.raw" "$T/$1/hello.raw"; echo "$T/$1/hello.raw"; }
