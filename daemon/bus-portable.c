@@ -436,7 +436,7 @@ const sd_bus_vtable manager_portable_vtable[] = {
         SD_BUS_PROPERTY("Profiles", "as", portable_property_profiles, 0, 0),
         SD_BUS_PROPERTY("VerificationCache", "(tttt)", property_cache, 0, 0),
         SD_BUS_PROPERTY("Operations", "u", property_operations, 0, 0),
-        SD_BUS_METHOD_WITH_ARGS("ListImages", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sssssas)", images), method_list_images,
+        SD_BUS_METHOD_WITH_ARGS("ListImages", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sssssass)", images), method_list_images,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetImageState", SD_BUS_ARGS("s", image), SD_BUS_RESULT("s", state),
                                 method_get_image_state, SD_BUS_VTABLE_UNPRIVILEGED),

@@ -150,19 +150,12 @@ int verb_list(int argc, char **argv, void *userdata) {
         if (r < 0)
                 return fail(&e, r, "cannot list the images");
         r = EXIT_OK;
-        /* Which trust root admitted each attached image: the record attach keeps (devmode.h). */
-        _cleanup_strv_free_ char **trust = NULL;
-        _cleanup_free_ char *root = NULL;
-        /* Unprivileged callers cannot read graft's state directory: then the column stays empty. */
-        if (pctl_local_root(&root) >= 0 && developer_admissions_read(root, IMAGE_CLASS_PORTABLE, &trust, &e) < 0 &&
-            e.error != -EACCES)
-                log_graft_error(&e, -EIO, "cannot tell which trust root admitted the attached images");
         if (arg_json) {
                 _cleanup_json_ struct json_object *a = json_object_new_array();
                 for (size_t i = 0; a && i < n; i++) {
                         struct json_object *o = info_to_json(&l[i]);
                         if (json_object_array_add(a, o) < 0 ||
-                            json_add_string(o, "trust", developer_admission_find(trust, l[i].name, NULL)) < 0)
+                            json_add_string(o, "trust", l[i].trust) < 0)
                                 r = EXIT_FAILED;
                 }
                 if (a)
@@ -177,7 +170,7 @@ int verb_list(int argc, char **argv, void *userdata) {
                                 snprintf(hash, sizeof hash, "%s", l[i].root_hash);
                         if (table_add_rowv(t, l[i].name, l[i].version, portable_state_to_string(l[i].state),
                                            isempty(units) ? NULL : units, l[i].root_hash ? hash : NULL, l[i].path,
-                                           developer_admission_find(trust, l[i].name, NULL)) < 0)
+                                           l[i].trust) < 0)
                                 r = EXIT_FAILED;
                 }
                 if (t && table_rows(t) > 0)

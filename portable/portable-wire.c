@@ -133,9 +133,9 @@ int portable_result_read(sd_bus_message *m, PortableResult *ret) {
 }
 
 int portable_image_infos_append(sd_bus_message *m, const PortableImageInfo *l, size_t n) {
-        int r = sd_bus_message_open_container(m, 'a', "(sssssas)");
+        int r = sd_bus_message_open_container(m, 'a', "(sssssass)");
         for (size_t i = 0; r >= 0 && i < n; i++) {
-                r = sd_bus_message_open_container(m, 'r', "sssssas");
+                r = sd_bus_message_open_container(m, 'r', "sssssass");
                 if (r >= 0)
                         r = bus_append_string(m, l[i].name);
                 if (r >= 0)
@@ -148,6 +148,8 @@ int portable_image_infos_append(sd_bus_message *m, const PortableImageInfo *l, s
                         r = bus_append_string(m, portable_state_to_string(l[i].state));
                 if (r >= 0)
                         r = bus_append_strv(m, l[i].units);
+                if (r >= 0)
+                        r = bus_append_string(m, l[i].trust);
                 if (r >= 0)
                         r = sd_bus_message_close_container(m);
         }
@@ -167,13 +169,15 @@ static int read_info(sd_bus_message *m, void *item) {
                 r = read_state(m, &i->state);
         if (r >= 0)
                 r = bus_read_strv(m, &i->units);
+        if (r >= 0)
+                r = bus_read_string(m, &i->trust);
         return r < 0 ? r : i->name && i->path ? 0 : -EBADMSG;
 }
 
 int portable_image_infos_read(sd_bus_message *m, PortableImageInfo **ret, size_t *ret_n) {
         PortableImageInfo *l = NULL;
         size_t n = 0;
-        int r = bus_read_struct_array(m, "(sssssas)", (void **) &l, &n, sizeof(PortableImageInfo), read_info);
+        int r = bus_read_struct_array(m, "(sssssass)", (void **) &l, &n, sizeof(PortableImageInfo), read_info);
         if (r < 0) {
                 portable_image_infos_free(l, n);
                 return r;

@@ -28,7 +28,7 @@ PortableState portable_state_from_string(const char *s);
 
 /* Reply signatures. */
 #define PORTABLE_BUS_RESULT_SIGNATURE "sasa(sss)asasasb"
-#define PORTABLE_BUS_LIST_SIGNATURE "a(sssssas)"
+#define PORTABLE_BUS_LIST_SIGNATURE "a(sssssass)"
 #define PORTABLE_BUS_INSPECTION_SIGNATURE "sssssssa(ss)asasa(sss)a(sss)ssa(sss)"
 
 int portable_result_append(sd_bus_message *m, const PortableResult *r);

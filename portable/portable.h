@@ -153,6 +153,8 @@ typedef struct PortableImageInfo {
         char **units;      /* attached units */
         char *profile;     /* the profile it is attached with (attached images only) */
         char **extensions; /* the extensions it is attached with (paths; attached images only) */
+        char *trust;       /* the trust root that admitted it ("vendor", "developer", "none"; attached
+                            * images only, NULL when unknown: devmode.h) */
         PortableState state;
 } PortableImageInfo;
 

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "context.h"
+#include "devmode.h"
 #include "discover.h"
 #include "path-util.h"
 #include "portable-util.h"
@@ -78,6 +79,7 @@ void portable_image_infos_free(PortableImageInfo *l, size_t n) {
                 strv_free(l[i].units);
                 free(l[i].profile);
                 strv_free(l[i].extensions);
+                free(l[i].trust);
         }
         free(l);
 }
@@ -154,6 +156,23 @@ static int cmp_info(const void *a, const void *b) {
         return c ? c : strcmp(x->path, y->path);
 }
 
+/* Which trust root admitted each attached image, from the record attach keeps (devmode.h); where it
+ * is, so graftd's answer carries it to callers on other machines. A caller who may not read graft's
+ * state directory gets no column, not an error. */
+static int fill_trust(const PortableOptions *o, Listing *l) {
+        _cleanup_strv_free_ char **triples = NULL;
+        _cleanup_graft_error_ GraftError e = GRAFT_ERROR_INIT;
+        const char *root = isempty(o->root) || streq(o->root, "/") ? NULL : o->root;
+        if (developer_admissions_read(root, IMAGE_CLASS_PORTABLE, &triples, &e) < 0)
+                return 0;
+        for (size_t i = 0; i < l->n; i++) {
+                const char *t = developer_admission_find(triples, l->items[i].name, NULL);
+                if (t && !(l->items[i].trust = strdup(t)))
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
 int portable_list(const PortableOptions *o, PortableImageInfo **ret, size_t *ret_n, GraftError *err) {
         _cleanup_(context_done) Context c = {};
         Listing l = {};
@@ -170,6 +189,8 @@ int portable_list(const PortableOptions *o, PortableImageInfo **ret, size_t *ret
                 PortableImageInfo *info = name ? listing_add(&l, name, m->image) : NULL;
                 r = info ? describe(&c, info, NULL) : -ENOMEM;
         }
+        if (r >= 0)
+                r = fill_trust(o, &l);
         if (r < 0) {
                 portable_image_infos_free(l.items, l.n);
                 return r;

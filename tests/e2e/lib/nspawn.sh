@@ -26,6 +26,7 @@
 NSPAWN_SUITE=bookworm
 NSPAWN_PACKAGES=(systemd systemd-sysv dbus systemd-container
         libsquashfs1 libcryptsetup12 libfdisk1 libmount1 libjson-c5 libssl3 libsystemd0
+        libtss2-esys-3.0.2-0 libtss2-tctildr0 libtss2-rc0 libtss2-mu0 libtss2-sys1
         libasan8 libubsan1
         busybox-static squashfs-tools)
 NSPAWN_CACHE=${GRAFT_E2E_CACHE:-/var/cache/graft-test}

@@ -77,7 +77,7 @@ call Manager1 ListImages >"$T/list.json"
 python3 - "$T/list.json" <<'PY'
 import json, sys
 j = json.load(open(sys.argv[1]))
-assert j["type"] == "a(sssssas)", j["type"]
+assert j["type"] == "a(sssssass)", j["type"]
 rows = {r[0]: r for r in j["data"][0]}
 assert rows["demo"][1] == "/var/lib/portables/demo.raw" and rows["demo"][4] == "detached", rows["demo"]
 PY
