@@ -8,6 +8,8 @@
 # nothing; --diff shows the change (the version, the portable state, the merged extensions);
 # an update to a version whose health check fails fails the task with graft-update's message and
 # rolled_back, and the host still serves the version before.
+# The hosts need Python for Ansible's modules; their root is built before the network namespace.
+NSPAWN_ROOT_PACKAGES=python3 source "$GRAFT_SOURCE_DIR/tests/e2e/lib/root-before-netns.sh"
 source "$GRAFT_SOURCE_DIR/tests/integration/update/lib-update.sh"
 source "$GRAFT_SOURCE_DIR/tests/e2e/lib/nspawn.sh"
 source "$GRAFT_SOURCE_DIR/tests/e2e/lib/nspawn-fleet.sh"

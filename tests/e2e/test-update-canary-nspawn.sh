@@ -9,6 +9,7 @@
 # tool would). Release 2 is good: it reaches every host. Release 3 is bad (its page is gone): the
 # canary takes it, its health check fails, it rolls back to 2 by itself and marks 3 bad; 3 is
 # never promoted, the other hosts never fetch it and keep serving 2.
+source "$GRAFT_SOURCE_DIR/tests/e2e/lib/root-before-netns.sh"
 source "$GRAFT_SOURCE_DIR/tests/integration/update/lib-update.sh"
 source "$GRAFT_SOURCE_DIR/tests/e2e/lib/nspawn.sh"
 source "$GRAFT_SOURCE_DIR/tests/e2e/lib/nspawn-fleet.sh"

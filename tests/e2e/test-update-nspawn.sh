@@ -17,6 +17,7 @@
 # get here) with no trust store in the container: the download is checked against the signed
 # SHA256SUMS. State that must survive a restart (images, attachments, marks, transfer file) lives
 # in directories of the test bound into the container (--volatile=overlay forgets the rest).
+source "$GRAFT_SOURCE_DIR/tests/e2e/lib/root-before-netns.sh"
 source "$GRAFT_SOURCE_DIR/tests/integration/update/lib-update.sh"
 source "$GRAFT_SOURCE_DIR/tests/e2e/lib/nspawn.sh"
 source "$GRAFT_SOURCE_DIR/tests/e2e/lib/example-image.sh"
