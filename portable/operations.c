@@ -283,7 +283,8 @@ static int plan_append(PortablePlan *to, PortablePlan *from) {
         PlanStep *g = reallocarray(to->steps, to->n_steps + from->n_steps + 1, sizeof(*g));
         if (!g)
                 return -ENOMEM;
-        memcpy(g + to->n_steps, from->steps, from->n_steps * sizeof(*g));
+        if (from->n_steps > 0) /* from->steps may be NULL then, which memcpy must not get */
+                memcpy(g + to->n_steps, from->steps, from->n_steps * sizeof(*g));
         to->steps = g;
         to->n_steps += from->n_steps;
         free(from->steps);
